@@ -1,0 +1,136 @@
+"""Dependencies shared by the routes: settings, database session, current user, pagination."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.context import set_current_user_id
+from app.core.db import session_scope
+from app.core.security import PasswordHasher
+from app.core.sentry import set_user_context
+from app.models import User
+from app.services.auth import Authenticated, resolve_token
+
+# Registered for Swagger's Authorize button; auto_error off because the cookie is accepted too.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+UNAUTHENTICATED = "Not authenticated"
+INVALID_TOKEN = "Could not validate credentials"
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_hasher(request: Request) -> PasswordHasher:
+    hasher: PasswordHasher = request.app.state.hasher
+    return hasher
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(request.app.state.session_factory):
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedToken:
+    value: str
+    from_cookie: bool
+
+
+def presented_token(
+    request: Request,
+    settings: SettingsDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+) -> PresentedToken | None:
+    """The Bearer header wins over the cookie."""
+    if bearer:
+        return PresentedToken(bearer, from_cookie=False)
+    cookie = request.cookies.get(settings.COOKIE_NAME)
+    return PresentedToken(cookie, from_cookie=True) if cookie else None
+
+
+def _request_origin(request: Request) -> str | None:
+    origin = request.headers.get("origin")
+    if origin:
+        return origin.rstrip("/")
+    referer = request.headers.get("referer")
+    if referer:
+        parts = urlsplit(referer)
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def check_csrf(request: Request, settings: Settings, token: PresentedToken) -> None:
+    """A cookie rides along on cross-site requests, so a change it authorises must come from us."""
+    if not token.from_cookie or request.method in SAFE_METHODS:
+        return
+    if _request_origin(request) not in settings.cors_origins:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "Cross-site request refused: the Origin is not an allowed frontend",
+        )
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def get_authenticated(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[PresentedToken | None, Depends(presented_token)],
+) -> Authenticated:
+    if token is None:
+        raise _unauthorized(UNAUTHENTICATED)
+    check_csrf(request, settings, token)
+    auth = await resolve_token(session, settings, token=token.value)
+    if auth is None:
+        raise _unauthorized(INVALID_TOKEN)
+    set_current_user_id(auth.user.id)
+    set_user_context(auth.user.id)
+    return auth
+
+
+async def get_current_user(auth: Annotated[Authenticated, Depends(get_authenticated)]) -> User:
+    return auth.user
+
+
+AuthDep = Annotated[Authenticated, Depends(get_authenticated)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+TokenDep = Annotated[PresentedToken | None, Depends(presented_token)]
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def pagination(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(pagination)]

@@ -1,0 +1,97 @@
+"""A vendor's own products, and the public click counter."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
+
+from app.api.deps import CurrentUser, PageDep, SessionDep
+from app.api.forms import parse_as, read_fields
+from app.api.responses import errors, json_or_form_body
+from app.models import IMAGE_SLOTS, Product
+from app.schemas.common import Message
+from app.schemas.product import ProductCreate, ProductOut, ProductUpdate
+from app.services import products as products_service
+
+router = APIRouter(prefix="/api/products", tags=["products"])
+
+IMAGE_FIELDS = tuple(f"image_{slot}" for slot in range(1, IMAGE_SLOTS + 1))
+NOT_FOUND = "Product not found"
+ProductId = Annotated[str, Path(max_length=100)]
+
+
+async def owned_product(product_id: ProductId, user: CurrentUser, session: SessionDep) -> Product:
+    """The path's product if the current vendor owns it; 404 alike for missing and foreign ones."""
+    product = await products_service.get_owned_product(
+        session, user_id=user.id, product_id=product_id
+    )
+    if product is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return product
+
+
+OwnedProduct = Annotated[Product, Depends(owned_product)]
+
+
+@router.get("", response_model=list[ProductOut], responses=errors(401, 422))
+async def list_products(
+    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
+) -> list[ProductOut]:
+    """The vendor's products, newest first, unavailable ones included; total in X-Total-Count."""
+    items, total = await products_service.list_products(
+        session, user_id=user.id, limit=page.limit, offset=page.offset
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return [ProductOut.model_validate(item) for item in items]
+
+
+@router.post(
+    "",
+    response_model=ProductOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 401, 403, 415, 422),
+    openapi_extra=json_or_form_body(ProductCreate, files=IMAGE_FIELDS),
+)
+async def create_product(request: Request, user: CurrentUser, session: SessionDep) -> ProductOut:
+    """Create a product from the frontend's multipart form or from JSON."""
+    fields, _files = await read_fields(request)
+    data = parse_as(ProductCreate, fields)
+    product = await products_service.create_product(session, user_id=user.id, data=data)
+    return ProductOut.model_validate(product)
+
+
+@router.get("/{product_id}", response_model=ProductOut, responses=errors(401, 404, 422))
+async def read_product(product: OwnedProduct) -> ProductOut:
+    """One of the vendor's own products."""
+    return ProductOut.model_validate(product)
+
+
+@router.put(
+    "/{product_id}",
+    response_model=ProductOut,
+    responses=errors(400, 401, 403, 404, 415, 422),
+    openapi_extra=json_or_form_body(ProductUpdate, files=IMAGE_FIELDS),
+)
+async def update_product(
+    request: Request, product: OwnedProduct, session: SessionDep
+) -> ProductOut:
+    """Change any of a product's fields; only the fields sent change."""
+    fields, _files = await read_fields(request)
+    data = parse_as(ProductUpdate, fields)
+    product = await products_service.update_product(session, product=product, data=data)
+    return ProductOut.model_validate(product)
+
+
+@router.delete(
+    "/{product_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404, 422)
+)
+async def delete_product(product: OwnedProduct, session: SessionDep) -> None:
+    """Delete one of the vendor's products."""
+    await products_service.delete_product(session, product=product)
+
+
+@router.post("/{product_id}/track-click", response_model=Message, responses=errors(404, 422))
+async def track_click(product_id: ProductId, session: SessionDep) -> Message:
+    """Count a shopper's tap on "Chat on WhatsApp" for an available product."""
+    if not await products_service.track_click(session, product_id=product_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return Message(message="Click tracked successfully")

@@ -1,0 +1,51 @@
+"""Endpoints an operator uses to check that errors and messages reach Sentry."""
+
+import secrets
+from typing import Annotated
+
+import sentry_sdk
+from fastapi import APIRouter, Depends, Header, HTTPException, status
+
+from app.api.deps import SettingsDep
+from app.api.responses import errors
+from app.schemas.common import Message
+
+router = APIRouter(prefix="/api/sentry", tags=["sentry"])
+
+
+class SentryTestError(RuntimeError):
+    """Raised on purpose by /api/sentry/test-error."""
+
+
+def require_test_access(
+    settings: SettingsDep,
+    token: Annotated[str | None, Header(alias="X-Sentry-Test-Token")] = None,
+) -> None:
+    """Open in development and staging; in production only with the right test token."""
+    if not settings.is_production:
+        return
+    expected = settings.SENTRY_TEST_TOKEN
+    if not expected or not token or not secrets.compare_digest(token, expected):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+
+
+class SentryMessageSent(Message):
+    event_id: str | None
+
+
+@router.get("/test-error", dependencies=[Depends(require_test_access)], responses=errors(404))
+async def test_error() -> None:
+    """Raise an unhandled error, which Sentry should record once."""
+    raise SentryTestError("Sentry test error from /api/sentry/test-error")
+
+
+@router.get(
+    "/test-message",
+    response_model=SentryMessageSent,
+    dependencies=[Depends(require_test_access)],
+    responses=errors(404),
+)
+async def test_message() -> SentryMessageSent:
+    """Send an info message to Sentry and return its event id."""
+    event_id = sentry_sdk.capture_message("Sentry test message from /api/sentry/test-message")
+    return SentryMessageSent(message="Test message sent to Sentry", event_id=event_id)

@@ -1,0 +1,102 @@
+"""Vendor registration, profile and store settings."""
+
+from fastapi import APIRouter, HTTPException, status
+
+from app.api.deps import AuthDep, CurrentUser, HasherDep, SessionDep, SettingsDep
+from app.api.responses import errors
+from app.schemas.user import (
+    AccountDeletion,
+    PasswordChange,
+    ProfileUpdate,
+    RegisterRequest,
+    StoreSettingsUpdate,
+    UserProfile,
+)
+from app.services import users as users_service
+from app.services.errors import EmailTakenError, SlugTakenError, WrongPasswordError
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.post(
+    "/register",
+    response_model=UserProfile,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(409, 422),
+)
+async def register(
+    data: RegisterRequest, session: SessionDep, settings: SettingsDep, hasher: HasherDep
+) -> UserProfile:
+    """Create a vendor account with its own store link."""
+    try:
+        user = await users_service.register(session, hasher, data=data)
+    except EmailTakenError:
+        raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
+    except SlugTakenError:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "Could not reserve a store link, please retry"
+        ) from None
+    return users_service.profile_of(user, settings)
+
+
+@router.get("/me", response_model=UserProfile, responses=errors(401))
+async def read_me(user: CurrentUser, settings: SettingsDep) -> UserProfile:
+    """The logged-in vendor's profile and store link."""
+    return users_service.profile_of(user, settings)
+
+
+@router.patch("/me", response_model=UserProfile, responses=errors(401, 403, 422))
+async def update_me(
+    data: ProfileUpdate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> UserProfile:
+    """Change the WhatsApp number shoppers reach."""
+    user = await users_service.update_whatsapp(
+        session, user=user, whatsapp_number=data.whatsapp_number
+    )
+    return users_service.profile_of(user, settings)
+
+
+@router.put("/me/store", response_model=UserProfile, responses=errors(401, 403, 409, 422))
+async def update_store(
+    data: StoreSettingsUpdate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> UserProfile:
+    """Rename the store or change its link; an explicit null clears the name."""
+    changes = data.model_dump(include=data.model_fields_set)
+    try:
+        user = await users_service.update_store(session, user=user, changes=changes)
+    except SlugTakenError:
+        raise HTTPException(status.HTTP_409_CONFLICT, "Store link already taken") from None
+    return users_service.profile_of(user, settings)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(400, 401, 403, 422),
+)
+async def change_password(
+    data: PasswordChange, auth: AuthDep, session: SessionDep, hasher: HasherDep
+) -> None:
+    """Set a new password; every other session is logged out."""
+    try:
+        await users_service.change_password(
+            session,
+            hasher,
+            user=auth.user,
+            current_session_id=auth.session_id,
+            current_password=data.current_password,
+            new_password=data.new_password,
+        )
+    except WrongPasswordError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Current password is incorrect") from None
+
+
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(400, 401, 403, 422))
+async def delete_me(
+    data: AccountDeletion, user: CurrentUser, session: SessionDep, hasher: HasherDep
+) -> None:
+    """Delete the account with its products and sessions, after confirming the password."""
+    try:
+        await users_service.delete_account(session, hasher, user=user, password=data.password)
+    except WrongPasswordError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Password is incorrect") from None

@@ -1,0 +1,91 @@
+"""One error body for every error: `{"detail": str, "request_id": str}` (+ `errors` on 422)."""
+
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ExceptionHandler
+
+from app.core.context import current_request_id
+
+logger = logging.getLogger("app.errors")
+
+_LOCATION_ROOTS = {"body", "query", "path", "header", "cookie"}
+UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
+
+
+def error_response(
+    status_code: int, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"detail": detail, "request_id": current_request_id(), **extra}
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _loc_text(loc: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in loc if part not in _LOCATION_ROOTS]
+    return ".".join(parts) or "body"
+
+
+def validation_summary(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{_loc_text(tuple(err['loc']))}: {err['msg']}" for err in errors)
+
+
+def validation_error_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    issues = [
+        {"loc": list(err["loc"]), "msg": str(err["msg"]), "type": str(err["type"])}
+        for err in errors
+    ]
+    return error_response(422, validation_summary(errors) or "Invalid request", errors=issues)
+
+
+async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+    return error_response(exc.status_code, detail, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return validation_error_response(list(exc.errors()))
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Connection refused, pool exhausted, statement timeout: the client may retry, nothing to fix.
+    logger.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
+    return error_response(503, UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # No stack trace and no request data in the body; the request id finds both in the logs.
+    return error_response(500, "Internal server error")
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        return True
+    # asyncpg reports statement_timeout (SQLSTATE 57014) as QueryCanceledError.
+    return getattr(exc.orig, "sqlstate", None) == "57014"
+
+
+async def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    if _is_unavailable(exc):
+        return await _database_unavailable(request, exc)
+    raise exc
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    # Starlette types every handler as taking Exception; each is only called with its own class.
+    handlers: dict[type[Exception], Any] = {
+        StarletteHTTPException: _http_exception,
+        RequestValidationError: _validation_error,
+        PoolTimeoutError: _database_unavailable,
+        ConnectionError: _database_unavailable,
+        DBAPIError: _dbapi_error,
+        Exception: _unhandled,
+    }
+    for exc_class, handler in handlers.items():
+        app.add_exception_handler(exc_class, cast(ExceptionHandler, handler))

@@ -1,0 +1,94 @@
+"""Pure ASGI middleware: request id, timing headers, access log; slash-tolerant paths.
+
+Pure ASGI (not BaseHTTPMiddleware) so the body is never read here and the ContextVar set for the
+request is the one every handler, log line and Sentry event of that request sees.
+"""
+
+import logging
+import re
+import uuid
+from time import perf_counter
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.context import RequestContext, request_context
+
+access_logger = logging.getLogger("app.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _route_template(scope: Scope) -> str | None:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
+class RequestContextMiddleware:
+    """Gives each request one id (a safe incoming `X-Request-ID`, else a new one) and times it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        ctx = RequestContext(
+            request_id=incoming
+            if incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
+            else uuid.uuid4().hex
+        )
+        token = request_context.set(ctx)
+        started = perf_counter()
+        status_code = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                elapsed = perf_counter() - started
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = ctx.request_id
+                headers["X-Process-Time"] = f"{elapsed:.6f}"
+                headers["Server-Timing"] = f"app;dur={elapsed * 1000:.1f}"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            duration_ms = (perf_counter() - started) * 1000
+            access_logger.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                _route_template(scope) or "<unmatched>",
+                status_code,
+                duration_ms,
+                extra={
+                    "method": scope["method"],
+                    "route": _route_template(scope),
+                    "status": status_code,
+                    "duration_ms": round(duration_ms, 2),
+                    "user_id": ctx.user_id,
+                },
+            )
+            request_context.reset(token)
+
+
+class TrailingSlashMiddleware:
+    """`/api/products/` is served as `/api/products`: same answer, never a redirect."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope["path"] = path.rstrip("/") or "/"
+            raw_path = scope.get("raw_path")
+            if isinstance(raw_path, bytes):
+                scope["raw_path"] = raw_path.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)

@@ -1,0 +1,90 @@
+"""Application factory: settings, Sentry, FastAPI(lifespan), middleware, routes, errors."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import lru_cache
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from app.api.router import include_routes
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine, create_session_factory
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware, TrailingSlashMiddleware
+from app.core.security import PasswordHasher
+from app.core.sentry import init_sentry
+from app.schemas.common import Message
+
+EXPOSED_HEADERS = ["X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
+
+
+class QuickVendorAPI(FastAPI):
+    """FastAPI whose outermost layers sit outside Starlette's server-error handler.
+
+    So a 500 still carries the request id, the timing headers and the CORS headers.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        app: ASGIApp = CORSMiddleware(
+            super().build_middleware_stack(),
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "If-None-Match"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
+        return TrailingSlashMiddleware(RequestContextMiddleware(app))
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    init_sentry(settings)
+    docs = not settings.is_production
+    app = QuickVendorAPI(
+        title=settings.PROJECT_NAME,
+        version=settings.VERSION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    engine = create_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = create_session_factory(engine)
+    app.state.hasher = PasswordHasher(settings)
+    include_routes(app)
+
+    @app.get("/", response_model=Message, tags=["root"])
+    async def root() -> Message:
+        """Answers that the API is up."""
+        return Message(message="QuickVendor API is running")
+
+    install_error_handlers(app)
+    return app
+
+
+@lru_cache
+def _default_app() -> FastAPI:
+    return create_app()
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn app.main:app` builds the app on first access, not at import, so tests and tools
+    # can import create_app without configuring logging or Sentry from the environment.
+    if name == "app":
+        return _default_app()
+    raise AttributeError(name)

@@ -1,0 +1,8 @@
+"""SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
+
+from app.models.base import Base
+from app.models.product import IMAGE_SLOTS, Product
+from app.models.session import UserSession
+from app.models.user import User
+
+__all__ = ["IMAGE_SLOTS", "Base", "Product", "User", "UserSession"]

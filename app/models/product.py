@@ -1,0 +1,50 @@
+"""A product a vendor lists in their store."""
+
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, TimestampMixin, new_id
+from app.models.types import Money
+
+IMAGE_SLOTS = 5
+
+
+class Product(TimestampMixin, Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint("click_count >= 0", name="click_count_non_negative"),
+        # Indexes user_id for the foreign key, and serves the owner's list and the storefront
+        # (newest first) from the same index.
+        Index("ix_products_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True, default=lambda: new_id("product"))
+    name: Mapped[str] = mapped_column(String)
+    description: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[Decimal] = mapped_column(Money())
+    image_url_1: Mapped[str | None] = mapped_column(String)
+    image_url_2: Mapped[str | None] = mapped_column(String)
+    image_url_3: Mapped[str | None] = mapped_column(String)
+    image_url_4: Mapped[str | None] = mapped_column(String)
+    image_url_5: Mapped[str | None] = mapped_column(String)
+    is_available: Mapped[bool] = mapped_column(default=True, server_default=true())
+    click_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+    def image_slots(self) -> list[str | None]:
+        return [getattr(self, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)]
+
+    @property
+    def image_urls(self) -> list[str]:
+        return [url for url in self.image_slots() if url]
+
+    @property
+    def images(self) -> list[dict[str, int | str]]:
+        return [
+            {"slot": slot, "url": url}
+            for slot, url in enumerate(self.image_slots(), start=1)
+            if url
+        ]

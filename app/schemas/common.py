@@ -1,0 +1,41 @@
+"""Shapes shared by several responses: money and the one error body."""
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, PlainSerializer
+
+
+def _money_to_json(value: Decimal) -> int | float:
+    # The frontend reads prices as numbers; whole amounts stay integers (1500, not 1500.0).
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+MoneyOut = Annotated[Decimal, PlainSerializer(_money_to_json, return_type=int | float)]
+MoneyIn = Annotated[
+    Decimal,
+    Field(gt=0, lt=10**10, decimal_places=2, allow_inf_nan=False, examples=["1500", "1999.99"]),
+]
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="A human-readable explanation")
+    request_id: str | None = Field(description="Quote it when reporting a problem")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(ErrorBody):
+    errors: list[ValidationIssue]
+
+
+class Message(BaseModel):
+    message: str
+
+
+def strip_text(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value

@@ -1,0 +1,71 @@
+"""Product shapes: what a vendor sends and what the API answers."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from app.schemas.common import MoneyIn, MoneyOut, strip_text
+
+ProductName = Annotated[str, BeforeValidator(strip_text), Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=2000)]
+
+
+class ProductCreate(BaseModel):
+    # Unknown fields (id, user_id, click_count, timestamps) are ignored, never applied.
+    model_config = ConfigDict(extra="ignore")
+
+    name: ProductName
+    description: Description | None = None
+    price: MoneyIn
+    is_available: bool = True
+
+
+class ProductUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: ProductName | None = None
+    description: Description | None = None
+    price: MoneyIn | None = None
+    is_available: bool | None = None
+
+
+class ProductImage(BaseModel):
+    slot: int
+    url: str
+
+
+class ProductOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    description: str | None
+    price: MoneyOut
+    image_urls: list[str]
+    images: list[ProductImage]
+    is_available: bool
+    click_count: int
+    user_id: str
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class StoreProduct(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    price: MoneyOut
+    image_urls: list[str]
+    description: str | None
+    is_available: bool
+
+
+class Storefront(BaseModel):
+    vendor_name: str
+    store_name: str | None
+    whatsapp_number: str
+    banner_url: str | None
+    store_slug: str
+    products: list[StoreProduct]

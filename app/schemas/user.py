@@ -1,0 +1,82 @@
+"""Vendor account and store-settings shapes."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+
+from app.core.config import get_settings
+from app.schemas.common import strip_text
+from app.services.phones import normalise_whatsapp
+from app.services.slugs import SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN, is_reserved
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+
+
+def _whatsapp(value: str) -> str:
+    return normalise_whatsapp(value, get_settings().DEFAULT_COUNTRY_CODE)
+
+
+def _not_reserved(slug: str) -> str:
+    if is_reserved(slug):
+        raise ValueError("this store link is reserved; choose another")
+    return slug
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+WhatsAppNumber = Annotated[str, Field(max_length=40), AfterValidator(_whatsapp)]
+Password = Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_lower)]
+StoreSlug = Annotated[
+    str,
+    BeforeValidator(strip_text),
+    Field(min_length=SLUG_MIN_LENGTH, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN),
+    AfterValidator(_not_reserved),
+]
+StoreName = Annotated[str, BeforeValidator(strip_text), Field(min_length=3, max_length=100)]
+
+
+class RegisterRequest(BaseModel):
+    email: Email
+    password: Password
+    whatsapp_number: WhatsAppNumber
+
+
+class StoreSettingsUpdate(BaseModel):
+    store_name: StoreName | None = None
+    store_slug: StoreSlug | None = None
+
+
+class ProfileUpdate(BaseModel):
+    whatsapp_number: WhatsAppNumber
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: Password
+
+
+class AccountDeletion(BaseModel):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserProfile(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    email: str
+    whatsapp_number: str
+    store_url: str
+    store_name: str | None
+    store_slug: str
+    banner_url: str | None
+    created_at: datetime
+
+
+class BannerUploaded(BaseModel):
+    message: str
+    banner_url: str

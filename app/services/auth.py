@@ -1,0 +1,120 @@
+"""Logins as rows in `sessions`: issuing, checking, refreshing and revoking them."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.security import (
+    InvalidTokenError,
+    PasswordHasher,
+    create_access_token,
+    decode_access_token,
+)
+from app.models import User, UserSession
+from app.models.base import new_id, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    session_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    user: User
+    session_id: str
+
+
+async def authenticate(
+    session: AsyncSession, hasher: PasswordHasher, *, email: str, password: str
+) -> User | None:
+    """The user whose password matches, re-hashing an outdated (bcrypt) hash on the way."""
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        await hasher.dummy_verify(password)
+        return None
+    ok, new_hash = await hasher.verify_and_update(password, user.hashed_password)
+    if not ok:
+        return None
+    if new_hash is not None:
+        user.hashed_password = new_hash
+        await session.commit()
+    return user
+
+
+def _new_session(settings: Settings, user_id: str) -> tuple[UserSession, IssuedToken]:
+    now = utcnow()
+    session_id = new_id("session")
+    token, expires_at = create_access_token(
+        settings, user_id=user_id, session_id=session_id, issued_at=now
+    )
+    row = UserSession(id=session_id, user_id=user_id, created_at=now, expires_at=expires_at)
+    return row, IssuedToken(token=token, session_id=session_id, expires_at=expires_at)
+
+
+async def issue_token(session: AsyncSession, settings: Settings, *, user_id: str) -> IssuedToken:
+    row, issued = _new_session(settings, user_id)
+    session.add(row)
+    await session.commit()
+    return issued
+
+
+async def resolve_token(
+    session: AsyncSession, settings: Settings, *, token: str
+) -> Authenticated | None:
+    """The user behind a token whose session is live; one query."""
+    try:
+        claims = decode_access_token(settings, token)
+    except InvalidTokenError:
+        return None
+    user = await session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            UserSession.id == claims.session_id,
+            User.id == claims.user_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > utcnow(),
+        )
+    )
+    return None if user is None else Authenticated(user=user, session_id=claims.session_id)
+
+
+async def revoke_token(session: AsyncSession, settings: Settings, *, token: str) -> None:
+    """Revoke the presented token's session; a token that is already invalid changes nothing."""
+    try:
+        claims = decode_access_token(settings, token)
+    except InvalidTokenError:
+        return
+    await session.execute(
+        update(UserSession)
+        .where(UserSession.id == claims.session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    await session.commit()
+
+
+async def rotate_token(
+    session: AsyncSession, settings: Settings, *, current: Authenticated
+) -> IssuedToken | None:
+    """Revoke the current session and issue its successor in one transaction.
+
+    None when a concurrent refresh or logout revoked the session first: a token is refreshed once.
+    """
+    result = await session.execute(
+        update(UserSession)
+        .where(UserSession.id == current.session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        return None
+    row, issued = _new_session(settings, current.user.id)
+    session.add(row)
+    await session.commit()
+    return issued

@@ -1,0 +1,125 @@
+"""Vendor accounts: registration, profile, store settings, password and deletion."""
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.security import PasswordHasher
+from app.models import User, UserSession
+from app.models.base import utcnow
+from app.schemas.user import RegisterRequest, UserProfile
+from app.services.errors import EmailTakenError, SlugTakenError, WrongPasswordError
+from app.services.slugs import base_slug_for, first_free_slug
+
+# A slug picked just before a concurrent registration took it: try the next free one.
+SLUG_ATTEMPTS = 5
+
+
+def profile_of(user: User, settings: Settings) -> UserProfile:
+    return UserProfile(
+        id=user.id,
+        email=user.email,
+        whatsapp_number=user.whatsapp_number,
+        store_url=f"{settings.FRONTEND_URL}/store/{user.store_slug}",
+        store_name=user.store_name,
+        store_slug=user.store_slug,
+        banner_url=user.banner_url,
+        created_at=user.created_at,
+    )
+
+
+async def _taken_slugs(session: AsyncSession, base: str) -> set[str]:
+    rows = await session.scalars(
+        select(User.store_slug).where(
+            (User.store_slug == base) | User.store_slug.startswith(f"{base}-", autoescape=True)
+        )
+    )
+    return set(rows)
+
+
+async def register(session: AsyncSession, hasher: PasswordHasher, *, data: RegisterRequest) -> User:
+    """Create a vendor; the unique index on email decides between concurrent sign-ups."""
+    hashed = await hasher.hash(data.password)
+    base = base_slug_for(data.email.split("@", 1)[0])
+    for _ in range(SLUG_ATTEMPTS):
+        slug = first_free_slug(base, await _taken_slugs(session, base))
+        user = User(
+            email=data.email,
+            hashed_password=hashed,
+            whatsapp_number=data.whatsapp_number,
+            store_slug=slug,
+        )
+        session.add(user)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            if await session.scalar(select(User.id).where(User.email == data.email)):
+                raise EmailTakenError from None
+            continue
+        return user
+    raise SlugTakenError
+
+
+async def update_store(
+    session: AsyncSession, *, user: User, changes: dict[str, str | None]
+) -> User:
+    """Apply store name/slug changes; a slug another store holds raises SlugTakenError."""
+    if "store_slug" in changes and changes["store_slug"] is None:
+        del changes["store_slug"]  # every store keeps a link
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes:
+        user.updated_at = utcnow()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise SlugTakenError from None
+    return user
+
+
+async def update_whatsapp(session: AsyncSession, *, user: User, whatsapp_number: str) -> User:
+    user.whatsapp_number = whatsapp_number
+    user.updated_at = utcnow()
+    await session.commit()
+    return user
+
+
+async def change_password(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    *,
+    user: User,
+    current_session_id: str,
+    current_password: str,
+    new_password: str,
+) -> None:
+    """Set a new password and revoke every other session, all in one transaction."""
+    ok, _ = await hasher.verify_and_update(current_password, user.hashed_password)
+    if not ok:
+        raise WrongPasswordError
+    user.hashed_password = await hasher.hash(new_password)
+    user.updated_at = utcnow()
+    await session.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.id != current_session_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    await session.commit()
+
+
+async def delete_account(
+    session: AsyncSession, hasher: PasswordHasher, *, user: User, password: str
+) -> None:
+    """Delete the vendor; products and sessions go with it (ON DELETE CASCADE)."""
+    ok, _ = await hasher.verify_and_update(password, user.hashed_password)
+    if not ok:
+        raise WrongPasswordError
+    await session.execute(delete(User).where(User.id == user.id))
+    await session.commit()

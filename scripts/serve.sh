@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run the API locally on the embedded SQLite default: install, migrate, serve on :8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_uv.sh
+"${UV[@]}" sync --locked --no-dev
+"${UV[@]}" run --no-sync alembic upgrade head
+exec "${UV[@]}" run --no-sync uvicorn app.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
