@@ -12,6 +12,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import sentry_sdk
+from sentry_sdk.integrations.asyncio import AsyncioIntegration
 from sentry_sdk.integrations.asyncpg import AsyncPGIntegration
 from sentry_sdk.integrations.fastapi import FastApiIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
@@ -173,6 +174,7 @@ def init_sentry(settings: Settings) -> bool:
             StarletteIntegration(transaction_style="url", failed_request_status_codes=failed),
             FastApiIntegration(transaction_style="url", failed_request_status_codes=failed),
             SqlalchemyIntegration(),
+            AsyncioIntegration(),
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
         ],
         # SQLAlchemy already records every statement; asyncpg's spans would repeat them.
