@@ -8,7 +8,8 @@ import re
 
 FILTERED = "[Filtered]"
 
-_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+# Also URL-encoded (%40), as it appears in a logged or reported query string.
+_EMAIL = r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 # A JWT, or whatever follows "Bearer".
 _JWT = r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"
 _BEARER = r"(?i:\bbearer\s+)[^\s\"',;]+"

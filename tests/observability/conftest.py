@@ -82,6 +82,7 @@ class Observed:
     server: Bugsink | None
     project_id: int
     secrets: set[str] = field(default_factory=set)
+    recorders: list[RecordingTransport] = field(default_factory=list)
 
     def events(self, at_least: int = 0) -> list[dict[str, Any]]:
         sentry_sdk.flush(timeout=SENTRY_TIMEOUT)
@@ -108,6 +109,7 @@ class Observed:
             client.transport.kill()
         recorder = RecordingTransport(client.options)
         client.transport = recorder
+        self.recorders.append(recorder)
         return recorder
 
     async def vendor(
@@ -167,4 +169,5 @@ async def observe(
             await observed.client.aclose()
             await observed.app.state.engine.dispose()
     for observed in made:
-        observed.assert_no_secrets(bugsink.raw_events(observed.project_id))
+        sent = bugsink.raw_events(observed.project_id)
+        observed.assert_no_secrets(sent + [recorder.raw() for recorder in observed.recorders])

@@ -7,6 +7,7 @@ from app.api.deps import AuthDep, HasherDep, SessionDep, SettingsDep, TokenDep
 from app.api.forms import parse_as, read_fields
 from app.api.responses import errors, json_or_form_body
 from app.core.events import BusinessEvent, email_fingerprint, record_event
+from app.core.sentry import set_user_context
 from app.schemas.auth import LoginRequest, SessionStatus, Token
 from app.schemas.common import Message
 from app.services import auth as auth_service
@@ -42,6 +43,7 @@ async def login(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"}
         )
+    set_user_context(user.id)
     record_event(BusinessEvent.LOGIN_SUCCEEDED, user_id=user.id)
     issued = await auth_service.issue_token(session, settings, user_id=user.id)
     set_auth_cookie(response, settings, issued)
