@@ -43,6 +43,7 @@ SENSITIVE_KEYS = (
     "x-sentry-test-token",
     "x_sentry_test_token",
 )
+_DENYLIST = frozenset(key.lower() for key in (*DEFAULT_DENYLIST, *SENSITIVE_KEYS))
 # Request headers worth keeping; every other header (auth, cookies, forwarding) is dropped.
 KEPT_HEADERS = frozenset(
     {
@@ -92,15 +93,24 @@ def _strip_request(event: Event) -> None:
         # Decoded first, so an email written as %40 is still found; left decoded on purpose.
         pairs = parse_qsl(query, keep_blank_values=True)
         request["query_string"] = "&".join(
-            f"{k}={FILTERED if k.lower() in SENSITIVE_KEYS else redact_text(v)}" for k, v in pairs
+            f"{k}={FILTERED if k.lower() in _DENYLIST else redact_text(v)}" for k, v in pairs
         )
+
+
+def _redact_item(key: str, value: Any) -> Any:
+    if key in _IDENTIFIER_KEYS:
+        return value
+    # The SDK's scrubber skips tags and contexts; a sensitive key is filtered wherever it is.
+    if key.lower() in _DENYLIST and isinstance(value, str | int | float | dict | list):
+        return FILTERED
+    return _redact(value)
 
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: v if k in _IDENTIFIER_KEYS else _redact(v) for k, v in value.items()}
+        return {k: _redact_item(str(k), v) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(item) for item in value]
     return value

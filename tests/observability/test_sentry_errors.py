@@ -1,5 +1,8 @@
 """Errors and business events as a real Sentry-compatible server (Bugsink) stores them."""
 
+import logging
+
+from app.core.sentry import capture_custom_error
 from tests.conftest import create_product
 from tests.observability.conftest import RELEASE, Observe
 
@@ -145,3 +148,41 @@ async def test_sentry_checks_in_production_need_the_token(observe: Observe) -> N
     [failure] = [e for e in events if "exception" in e]
     assert failure["tags"]["request_id"] == error.headers["X-Request-ID"]
     assert failure["environment"] == "production"
+
+
+async def test_helpers_scrub_nested_data_and_never_send_an_exception_twice(
+    observe: Observe,
+) -> None:
+    obs = await observe()
+    obs.secrets |= {
+        "hunter2-secret",
+        "eve@example.org",
+        "+44 20 7946 0958",
+        "sk_Live9aZ3QpX7vB2nM4kL8wR1tY6uH0jF5",
+    }
+    log = logging.getLogger("app.jobs")
+    context = {
+        "form": {"password": "hunter2-secret", "items": [{"email": "eve@example.org"}]},
+        "note": "call +44 20 7946 0958 with key sk_Live9aZ3QpX7vB2nM4kL8wR1tY6uH0jF5",
+    }
+    first, second = RuntimeError("first failure"), ValueError("second failure")
+    assert capture_custom_error(first, context) is not None
+    assert capture_custom_error(second) is not None
+    # Logged after it was reported, with another exception in between (Sentry's own dedupe
+    # only remembers the last one): still not a second event.
+    log.error("job failed", exc_info=first)
+    log.error("nothing raised, still an error")
+
+    events = obs.events(at_least=3)
+    values = [e["exception"]["values"][-1]["value"] for e in events if "exception" in e]
+    assert sorted(values) == ["first failure", "second failure"]
+    assert [
+        e.get("logentry", {}).get("message") or e.get("message")
+        for e in events
+        if "exception" not in e
+    ] == ["nothing raised, still an error"]
+    details = next(e for e in events if "exception" in e and "details" in e.get("contexts", {}))
+    assert details["contexts"]["details"] == {
+        "form": {"password": "[Filtered]", "items": [{"email": "[Filtered]"}]},
+        "note": "call [Filtered] with key [Filtered]",
+    }
