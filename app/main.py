@@ -12,6 +12,7 @@ from app.api.router import include_routes
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_session_factory
 from app.core.errors import install_error_handlers
+from app.core.events import configure_events
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware, TrailingSlashMiddleware
 from app.core.security import PasswordHasher
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     init_sentry(settings)
+    configure_events(settings)
     docs = not settings.is_production
     app = QuickVendorAPI(
         title=settings.PROJECT_NAME,

@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 source scripts/_uv.sh
 "${UV[@]}" sync --locked
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}"
+# Bugsink, the Sentry-compatible server the observability tests report to, in its own venv
+# (it pins its own Django and sentry-sdk, and installs top-level packages like `api`).
+export BUGSINK_VENV="${BUGSINK_VENV:-$PWD/.venv-bugsink}"
+if [ ! -x "$BUGSINK_VENV/bin/gunicorn" ]; then
+  "${UV[@]}" venv --quiet --python ">=3.11" "$BUGSINK_VENV"
+  "${UV[@]}" pip install --quiet --python "$BUGSINK_VENV/bin/python" "bugsink==2.6.2"
+fi
 echo "== pass 1: PostgreSQL"
 "${UV[@]}" run --no-sync pytest "$@"
 echo "== pass 2: SQLite"

@@ -10,7 +10,6 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.context import set_current_user_id
 from app.core.db import session_scope
 from app.core.security import PasswordHasher
 from app.core.sentry import set_user_context
@@ -104,7 +103,6 @@ async def get_authenticated(
     auth = await resolve_token(session, settings, token=token.value)
     if auth is None:
         raise _unauthorized(INVALID_TOKEN)
-    set_current_user_id(auth.user.id)
     set_user_context(auth.user.id)
     return auth
 

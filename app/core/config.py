@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "staging", "production"]
 SameSite = Literal["lax", "strict", "none"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'quickvendor.db'}"
@@ -91,7 +92,7 @@ class Settings(BaseSettings):
 
     DEFAULT_COUNTRY_CODE: str = Field(default="234", pattern=r"^[1-9][0-9]{0,2}$")
 
-    LOG_LEVEL: str = "INFO"
+    LOG_LEVEL: LogLevel = "INFO"
 
     SENTRY_DSN: str | None = None
     SENTRY_ENVIRONMENT: str | None = None
@@ -99,6 +100,17 @@ class Settings(BaseSettings):
     RENDER_GIT_COMMIT: str | None = None
     SENTRY_TRACES_SAMPLE_RATE: float | None = Field(default=None, ge=0, le=1)
     SENTRY_TEST_TOKEN: str | None = None
+    SENTRY_SHUTDOWN_TIMEOUT: float = Field(default=2.0, ge=0)
+    # Share of business events also sent to Sentry as messages (they are always logged).
+    SENTRY_LOGIN_EVENT_RATE: float | None = Field(default=None, ge=0, le=1)
+    SENTRY_REGISTRATION_EVENT_RATE: float = Field(default=1.0, ge=0, le=1)
+    SENTRY_PRODUCT_EVENT_RATE: float = Field(default=1.0, ge=0, le=1)
+    SENTRY_STOREFRONT_EVENT_RATE: float | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
@@ -169,6 +181,26 @@ class Settings(BaseSettings):
         if self.COOKIE_SAMESITE is not None:
             return self.COOKIE_SAMESITE
         return "none" if self.is_production else "lax"
+
+    def _rate(self, setting: float | None, defaults: tuple[float, float, float]) -> float:
+        """The setting when given, else the default for development, staging, production."""
+        if setting is not None:
+            return setting
+        return dict(zip(("development", "staging", "production"), defaults, strict=True))[
+            self.ENVIRONMENT
+        ]
+
+    @property
+    def traces_sample_rate(self) -> float:
+        return self._rate(self.SENTRY_TRACES_SAMPLE_RATE, (1.0, 0.5, 0.1))
+
+    @property
+    def login_event_rate(self) -> float:
+        return self._rate(self.SENTRY_LOGIN_EVENT_RATE, (1.0, 1.0, 0.0))
+
+    @property
+    def storefront_event_rate(self) -> float:
+        return self._rate(self.SENTRY_STOREFRONT_EVENT_RATE, (1.0, 0.1, 0.01))
 
     @property
     def cors_origins(self) -> list[str]:

@@ -15,6 +15,9 @@ from starlette.types import ExceptionHandler
 from app.core.context import current_request_id
 
 logger = logging.getLogger("app.errors")
+# Sentry gets an unhandled error from the framework integration, with its mechanism; this logger
+# only gives the log reader the traceback next to the request id.
+unhandled_logger = logging.getLogger("app.errors.unhandled")
 
 _LOCATION_ROOTS = {"body", "query", "path", "header", "cookie"}
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
@@ -61,6 +64,9 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # No stack trace and no request data in the body; the request id finds both in the logs.
+    unhandled_logger.error(
+        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+    )
     return error_response(500, "Internal server error")
 
 

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, timing headers, access log; slash-tolerant paths.
+"""Pure ASGI middleware: request id, timing headers, breadcrumbs, access log; slash-tolerant paths.
 
 Pure ASGI (not BaseHTTPMiddleware) so the body is never read here and the ContextVar set for the
 request is the one every handler, log line and Sentry event of that request sees.
@@ -13,6 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import RequestContext, request_context
+from app.core.sentry import add_breadcrumb, set_request_id
 
 access_logger = logging.getLogger("app.access")
 
@@ -43,6 +44,14 @@ class RequestContextMiddleware:
             else uuid.uuid4().hex
         )
         token = request_context.set(ctx)
+        # Runs inside Sentry's per-request scope, so the tag lands on this request's errors and
+        # transaction only.
+        set_request_id(ctx.request_id)
+        add_breadcrumb(
+            f"{scope['method']} {scope['path']}",
+            category="request",
+            data={"request_id": ctx.request_id, "stage": "started"},
+        )
         started = perf_counter()
         status_code = 500
 
@@ -61,19 +70,28 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             duration_ms = (perf_counter() - started) * 1000
+            route = _route_template(scope)
+            fields = {
+                "method": scope["method"],
+                "route": route,
+                "status": status_code,
+                "duration_ms": round(duration_ms, 2),
+                "user_id": ctx.user_id,
+            }
+            add_breadcrumb(
+                f"{scope['method']} {route or '<unmatched>'} {status_code}",
+                category="request",
+                level="error" if status_code >= 500 else "info",
+                data={**fields, "request_id": ctx.request_id, "stage": "completed"},
+            )
             access_logger.info(
-                "%s %s %s %.1fms",
+                "%s %s %s %.1fms user=%s",
                 scope["method"],
-                _route_template(scope) or "<unmatched>",
+                route or "<unmatched>",
                 status_code,
                 duration_ms,
-                extra={
-                    "method": scope["method"],
-                    "route": _route_template(scope),
-                    "status": status_code,
-                    "duration_ms": round(duration_ms, 2),
-                    "user_id": ctx.user_id,
-                },
+                ctx.user_id or "-",
+                extra=fields,
             )
             request_context.reset(token)
 

@@ -6,6 +6,8 @@ from app.api.cookies import clear_auth_cookie, set_auth_cookie
 from app.api.deps import AuthDep, HasherDep, SessionDep, SettingsDep, TokenDep
 from app.api.forms import parse_as, read_fields
 from app.api.responses import errors, json_or_form_body
+from app.core.events import BusinessEvent, email_fingerprint, record_event
+from app.core.sentry import set_user_context
 from app.schemas.auth import LoginRequest, SessionStatus, Token
 from app.schemas.common import Message
 from app.services import auth as auth_service
@@ -37,9 +39,12 @@ async def login(
         session, hasher, email=data.email, password=data.password
     )
     if user is None:
+        record_event(BusinessEvent.LOGIN_FAILED, email_hash=email_fingerprint(data.email))
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"}
         )
+    set_user_context(user.id)
+    record_event(BusinessEvent.LOGIN_SUCCEEDED, user_id=user.id)
     issued = await auth_service.issue_token(session, settings, user_id=user.id)
     set_auth_cookie(response, settings, issued)
     return Token(access_token=issued.token)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, 
 from app.api.deps import CurrentUser, PageDep, SessionDep
 from app.api.forms import parse_as, read_fields
 from app.api.responses import errors, json_or_form_body
+from app.core.events import BusinessEvent, record_event
 from app.models import IMAGE_SLOTS, Product
 from app.schemas.common import Message
 from app.schemas.product import ProductCreate, ProductOut, ProductUpdate
@@ -56,6 +57,7 @@ async def create_product(request: Request, user: CurrentUser, session: SessionDe
     fields, _files = await read_fields(request)
     data = parse_as(ProductCreate, fields)
     product = await products_service.create_product(session, user_id=user.id, data=data)
+    record_event(BusinessEvent.PRODUCT_CREATED, user_id=user.id, product_id=product.id)
     return ProductOut.model_validate(product)
 
 

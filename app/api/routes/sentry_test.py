@@ -3,12 +3,13 @@
 import secrets
 from typing import Annotated
 
-import sentry_sdk
 from fastapi import APIRouter, Depends, Header, HTTPException, status
 
-from app.api.deps import SettingsDep
+from app.api.deps import SessionDep, SettingsDep, TokenDep
 from app.api.responses import errors
+from app.core.sentry import capture_message_with_context, set_user_context
 from app.schemas.common import Message
+from app.services.auth import resolve_token
 
 router = APIRouter(prefix="/api/sentry", tags=["sentry"])
 
@@ -29,11 +30,24 @@ def require_test_access(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
 
 
+async def identify_caller(session: SessionDep, settings: SettingsDep, token: TokenDep) -> None:
+    """A logged-in caller's user id goes on the test events, as on any real error."""
+    if token is None:
+        return
+    auth = await resolve_token(session, settings, token=token.value)
+    if auth is not None:
+        set_user_context(auth.user.id)
+
+
 class SentryMessageSent(Message):
     event_id: str | None
 
 
-@router.get("/test-error", dependencies=[Depends(require_test_access)], responses=errors(404))
+@router.get(
+    "/test-error",
+    dependencies=[Depends(require_test_access), Depends(identify_caller)],
+    responses=errors(404),
+)
 async def test_error() -> None:
     """Raise an unhandled error, which Sentry should record once."""
     raise SentryTestError("Sentry test error from /api/sentry/test-error")
@@ -42,10 +56,10 @@ async def test_error() -> None:
 @router.get(
     "/test-message",
     response_model=SentryMessageSent,
-    dependencies=[Depends(require_test_access)],
+    dependencies=[Depends(require_test_access), Depends(identify_caller)],
     responses=errors(404),
 )
 async def test_message() -> SentryMessageSent:
     """Send an info message to Sentry and return its event id."""
-    event_id = sentry_sdk.capture_message("Sentry test message from /api/sentry/test-message")
+    event_id = capture_message_with_context("Sentry test message from /api/sentry/test-message")
     return SentryMessageSent(message="Test message sent to Sentry", event_id=event_id)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from app.api.deps import PageDep, SessionDep
 from app.api.responses import errors
+from app.core.events import BusinessEvent, record_event
 from app.schemas.product import Storefront, StoreProduct
 from app.services import store as store_service
 
@@ -26,6 +27,7 @@ async def read_store(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Store not found")
     response.headers["X-Total-Count"] = str(result.total)
     vendor = result.vendor
+    record_event(BusinessEvent.STOREFRONT_VIEWED, vendor_id=vendor.id, products=result.total)
     return Storefront(
         vendor_name=store_service.vendor_name(vendor),
         store_name=vendor.store_name,

@@ -4,6 +4,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import AuthDep, CurrentUser, HasherDep, SessionDep, SettingsDep
 from app.api.responses import errors
+from app.core.events import BusinessEvent, record_event
 from app.schemas.user import (
     AccountDeletion,
     PasswordChange,
@@ -36,6 +37,7 @@ async def register(
         raise HTTPException(
             status.HTTP_409_CONFLICT, "Could not reserve a store link, please retry"
         ) from None
+    record_event(BusinessEvent.USER_REGISTERED, user_id=user.id)
     return users_service.profile_of(user, settings)
 
 

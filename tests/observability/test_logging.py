@@ -1,0 +1,105 @@
+"""Log lines: JSON outside development, the request id on every line, no personal data."""
+
+import io
+import json
+import logging
+import re
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.main import create_app
+from tests.conftest import client_for, create_product, is_postgres, login, make_settings, register
+
+EMAIL = "ada.fabrics@example.com"
+PASSWORD = "correct-horse-42"
+WHATSAPP = "+234 803 555 0199"
+TEST_TOKEN = "operator-check-1234"
+
+
+def _capture_root_log() -> io.StringIO:
+    stream = io.StringIO()
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    return stream
+
+
+async def test_production_lines_are_json_with_request_ids_and_no_personal_data(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    settings = make_settings(
+        database_url,
+        ENVIRONMENT="production",
+        ALLOW_SQLITE_IN_PRODUCTION=not is_postgres(),
+        SENTRY_TEST_TOKEN=TEST_TOKEN,
+    )
+    app = create_app(settings)
+    stream = _capture_root_log()
+    async with client_for(app) as client:
+        await register(client, EMAIL, PASSWORD, WHATSAPP)
+        token = await login(client, EMAIL, PASSWORD)
+        wrong = {"email": EMAIL, "password": "wrong-password-1"}
+        assert (await client.post("/api/auth/login", json=wrong)).status_code == 401
+        headers = {"Authorization": f"Bearer {token}"}
+        await create_product(client, headers)
+        listed = await client.get("/api/products", headers=headers)
+        failed = await client.get(
+            f"/api/sentry/test-error?email={quote(EMAIL)}",
+            headers={"X-Sentry-Test-Token": TEST_TOKEN, **headers},
+        )
+    await app.state.engine.dispose()
+    assert failed.status_code == 500
+
+    text = stream.getvalue()
+    lines: list[dict[str, Any]] = [json.loads(line) for line in text.splitlines()]
+    assert all(line["request_id"] not in (None, "") for line in lines)
+    [access] = [line for line in lines if line["request_id"] == listed.headers["X-Request-ID"]]
+    assert access["logger"] == "app.access"
+    assert (access["method"], access["route"], access["status"]) == ("GET", "/api/products", 200)
+    assert access["user_id"].startswith("user_")
+    assert access["duration_ms"] >= 0
+    [login_failed] = [line for line in lines if line.get("event") == "login.failed"]
+    assert login_failed["level"] == "WARNING"
+    assert re.fullmatch(r"[0-9a-f]{12}", login_failed["email_hash"])
+    [unhandled] = [line for line in lines if line["logger"] == "app.errors.unhandled"]
+    assert unhandled["request_id"] == failed.headers["X-Request-ID"]
+    assert "SentryTestError" in unhandled["exception"]
+    for secret in (
+        EMAIL,
+        quote(EMAIL),
+        PASSWORD,
+        "wrong-password-1",
+        WHATSAPP,
+        "2348035550199",
+        token,
+        TEST_TOKEN,
+    ):
+        assert secret not in text, f"{secret!r} was logged"
+
+
+async def test_development_lines_are_readable_and_level_is_a_setting(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    app = create_app(make_settings(database_url))
+    stream = _capture_root_log()
+    async with client_for(app) as client:
+        response = await client.get("/", headers={"X-Request-ID": "dev-req-1"})
+    assert response.status_code == 200
+    assert re.search(
+        r" INFO \[dev-req-1\] app\.access: GET / 200 [0-9.]+ms user=-", stream.getvalue()
+    )
+    await app.state.engine.dispose()
+
+    quiet = create_app(make_settings(database_url, LOG_LEVEL="warning"))
+    stream = _capture_root_log()
+    async with client_for(quiet) as client:
+        assert (await client.get("/")).status_code == 200
+        wrong = {"email": EMAIL, "password": "wrong-password-1"}
+        assert (await client.post("/api/auth/login", json=wrong)).status_code == 401
+    await quiet.state.engine.dispose()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert " WARNING " in lines[0]
+    assert "Login failed" in lines[0]

@@ -1,0 +1,55 @@
+"""Through a real uvicorn server: each request runs in its own asyncio task, as in production."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import sentry_sdk
+import uvicorn
+from fastapi import FastAPI
+
+from tests.observability.conftest import Observe
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(20):
+            # uvicorn offers no event to wait on.
+            while not server.started:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=20)
+
+
+async def test_request_tags_reach_the_transaction_and_errors_arrive_once(
+    observe: Observe,
+) -> None:
+    obs = await observe()
+    # The asyncio integration wraps every task (each request's included) in a scope of its own.
+    task_factory = asyncio.get_running_loop().get_task_factory()
+    assert getattr(task_factory, "_is_sentry_task_factory", False)
+    ada = await obs.vendor("ada.fabrics@example.com")
+    async with serving(obs.app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        failed = await http.get("/api/sentry/test-error", headers=ada.headers)
+        assert failed.status_code == 500
+        assert failed.headers["X-Request-ID"] == failed.json()["request_id"]
+        errors = obs.errors()
+        recorder = obs.record()
+        listed = await http.get("/api/products", headers=ada.headers)
+        assert listed.status_code == 200
+        sentry_sdk.flush(timeout=5)
+
+    assert len(errors) == 1
+    assert errors[0]["tags"]["request_id"] == failed.headers["X-Request-ID"]
+    assert errors[0]["user"] == {"id": ada.user["id"]}
+    [transaction] = [t for t in recorder.transactions() if t["transaction"] == "/api/products"]
+    assert transaction["tags"]["request_id"] == listed.headers["X-Request-ID"]
+    assert transaction["user"] == {"id": ada.user["id"]}

@@ -1,0 +1,75 @@
+"""Transactions, as the SDK sends them (Bugsink drops them, so a recording transport reads them)."""
+
+import pytest
+import sentry_sdk
+
+from tests.conftest import create_product
+from tests.observability.conftest import Observe
+
+
+async def test_transactions_carry_route_request_id_user_and_sql(observe: Observe) -> None:
+    obs = await observe()
+    ada = await obs.vendor("ada.fabrics@example.com")
+    await create_product(obs.client, ada.headers)
+    recorder = obs.record()
+    store = await obs.client.get(f"/api/store/{ada.user['store_slug']}")
+    own = await obs.client.get("/api/products/", headers=ada.headers)
+    assert store.status_code == own.status_code == 200
+    sentry_sdk.flush(timeout=5)
+
+    by_name = {t["transaction"]: t for t in recorder.transactions()}
+    storefront = by_name["/api/store/{identifier}"]
+    assert storefront["tags"]["request_id"] == store.headers["X-Request-ID"]
+    assert any(
+        span["op"] == "db" and "FROM users" in span["description"] for span in storefront["spans"]
+    )
+    products = by_name["/api/products"]
+    assert products["tags"]["request_id"] == own.headers["X-Request-ID"]
+    assert products["user"] == {"id": ada.user["id"]}
+    assert products["contexts"]["trace"]["data"]["http.response.status_code"] == 200
+
+
+async def test_health_checks_are_never_traced(observe: Observe) -> None:
+    obs = await observe()
+    recorder = obs.record()
+    for path in ("/api/health", "/api/health/", "/api/health/live", "/"):
+        assert (await obs.client.get(path)).status_code == 200
+    sentry_sdk.flush(timeout=5)
+    assert [t["transaction"] for t in recorder.transactions()] == ["/"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "override", "expected"),
+    [
+        ("development", None, 1.0),
+        ("staging", None, 0.5),
+        ("production", None, 0.1),
+        ("production", 0.25, 0.25),
+    ],
+)
+async def test_sample_rate_per_environment(
+    observe: Observe, environment: str, override: float | None, expected: float
+) -> None:
+    await observe(ENVIRONMENT=environment, SENTRY_TRACES_SAMPLE_RATE=override)
+    sampler = sentry_sdk.get_client().options["traces_sampler"]
+    assert sampler({"asgi_scope": {"path": "/api/store/ada"}}) == expected
+    assert sampler({"asgi_scope": {"path": "/api/health/live"}}) == 0
+
+
+async def test_rate_zero_traces_nothing(observe: Observe) -> None:
+    obs = await observe(SENTRY_TRACES_SAMPLE_RATE=0.0)
+    recorder = obs.record()
+    assert (await obs.client.get("/")).status_code == 200
+    sentry_sdk.flush(timeout=5)
+    assert recorder.transactions() == []
+
+
+async def test_environment_and_release_fall_back_to_the_deployment(observe: Observe) -> None:
+    await observe(ENVIRONMENT="staging", SENTRY_RELEASE=None, RENDER_GIT_COMMIT="9f86d08188")
+    options = sentry_sdk.get_client().options
+    assert (options["environment"], options["release"]) == ("staging", "9f86d08188")
+    await observe(SENTRY_ENVIRONMENT="canary", SENTRY_RELEASE="1.4.2", RENDER_GIT_COMMIT="abc")
+    options = sentry_sdk.get_client().options
+    assert (options["environment"], options["release"]) == ("canary", "1.4.2")
+    assert options["send_default_pii"] is False
+    assert options["include_local_variables"] is False
