@@ -261,6 +261,10 @@ async def test_frontend_form_with_two_photos(
     assert second.mode == "RGBA"  # transparency kept
     listed = (await client.get("/api/products", headers=headers)).json()
     assert listed[0]["image_urls"] == product["image_urls"]
+    slug = (await client.get("/api/users/me", headers=headers)).json()["store_slug"]
+    store = (await client.get(f"/api/store/{slug}")).json()
+    assert store["products"][0]["image_urls"] == product["image_urls"]
+    assert store["products"][0]["images"] == product["images"]
 
 
 async def test_gps_removed_orientation_applied_long_side_limited(

@@ -68,6 +68,7 @@ class StoreProduct(BaseModel):
     name: str
     price: MoneyOut
     image_urls: list[str]
+    images: list[ProductImage]
     description: str | None
     is_available: bool
 
