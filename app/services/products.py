@@ -128,6 +128,8 @@ async def remove_photo(
 
 
 async def delete_product(session: AsyncSession, storage: Storage, *, product: Product) -> None:
+    # Locked and re-read, so a photo put in a slot meanwhile is removed too.
+    await session.refresh(product, with_for_update=True)
     user_id, urls = product.user_id, product.image_slots()
     await session.execute(delete(Product).where(Product.id == product.id))
     await session.commit()
