@@ -4,6 +4,7 @@ and S3 over real HTTP against moto's S3 server started on loopback.
 Images are made here with Pillow; stored files are fetched back by their public URL and inspected.
 """
 
+import asyncio
 import io
 import json
 import uuid
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.conftest import PASSWORD, create_product, make_settings, vendor
+from tests.conftest import PASSWORD, create_product, make_settings, postgres_only, vendor
 
 BASE = "http://testserver"
 LEGACY_URL = "https://quickvendor-media.s3.amazonaws.com/products/legacy-photo.jpg"
@@ -429,6 +430,24 @@ async def test_replacing_a_slot_removes_the_old_file(
     response = await upload_photo(client, headers, product["id"], 2, png(mode="RGB"))
     green = response.json()["images"][1]["url"]
     assert keys() == {key(settings, blue), key(settings, green)}
+
+
+@postgres_only
+async def test_concurrent_replacements_leave_no_orphan(
+    client: httpx.AsyncClient, settings: Settings, keys: Callable[[], set[str]]
+) -> None:
+    headers = await vendor(client)
+    product = await product_with_photos(client, headers, "Mat", image_1=jpeg())
+    shades = range(40, 240, 40)
+    responses = await asyncio.gather(
+        *(
+            upload_photo(client, headers, product["id"], 1, jpeg(color=(shade, 0, 0)))
+            for shade in shades
+        )
+    )
+    assert [response.status_code for response in responses] == [200] * len(shades)
+    final = (await client.get(f"/api/products/{product['id']}", headers=headers)).json()
+    assert keys() == {key(settings, final["image_urls"][0])}
 
 
 async def test_same_photo_in_two_slots_survives_removing_one(
