@@ -18,6 +18,7 @@ from app.core.middleware import RequestContextMiddleware, TrailingSlashMiddlewar
 from app.core.security import PasswordHasher
 from app.core.sentry import init_sentry
 from app.schemas.common import Message
+from app.storage import create_storage
 
 EXPOSED_HEADERS = ["X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
 
@@ -45,6 +46,7 @@ class QuickVendorAPI(FastAPI):
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
+    await app.state.storage.close()
     await app.state.engine.dispose()
 
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
     app.state.hasher = PasswordHasher(settings)
+    app.state.storage = create_storage(settings)
     include_routes(app)
 
     @app.get("/", response_model=Message, tags=["root"])

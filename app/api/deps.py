@@ -15,6 +15,7 @@ from app.core.security import PasswordHasher
 from app.core.sentry import set_user_context
 from app.models import User
 from app.services.auth import Authenticated, resolve_token
+from app.storage import Storage
 
 # Registered for Swagger's Authorize button; auto_error off because the cookie is accepted too.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
@@ -39,7 +40,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 

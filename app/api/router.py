@@ -6,9 +6,11 @@ public template, which the access log and Sentry's transaction names read.
 
 from fastapi import FastAPI
 
-from app.api.routes import auth, health, products, sentry_test, store, users
+from app.api.routes import auth, health, photos, products, sentry_test, store, users
+from app.api.routes.media import mount_media
 
 
 def include_routes(app: FastAPI) -> None:
-    for module in (auth, users, products, store, sentry_test, health):
+    for module in (auth, users, products, photos, store, sentry_test, health):
         app.include_router(module.router)
+    mount_media(app)

@@ -5,12 +5,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "staging", "production"]
 SameSite = Literal["lax", "strict", "none"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+StorageBackend = Literal["local", "s3"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'quickvendor.db'}"
@@ -28,6 +29,7 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 DEV_SECRET_KEY = "development-secret-key-not-for-production"
+MIB = 1024 * 1024
 MIN_SECRET_BYTES = 32
 
 
@@ -112,6 +114,25 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
+    # Photos: where they are kept, and what an upload may be.
+    STORAGE_BACKEND: StorageBackend = "local"
+    MEDIA_ROOT: Path = PROJECT_ROOT / "media"
+    MEDIA_URL_PATH: str = Field(default="/media", pattern=r"^(/[A-Za-z0-9_-]+)+$")
+    # Origin the API is reached at, for absolute photo URLs; Render sets RENDER_EXTERNAL_URL.
+    PUBLIC_BASE_URL: str | None = None
+    RENDER_EXTERNAL_URL: str | None = None
+    S3_BUCKET: str | None = None
+    S3_REGION: str | None = None
+    S3_ENDPOINT_URL: str | None = None
+    S3_PUBLIC_BASE_URL: str | None = None
+    S3_ACCESS_KEY_ID: str | None = None
+    S3_SECRET_ACCESS_KEY: SecretStr | None = None
+    PHOTO_MAX_BYTES: int = Field(default=10 * MIB, ge=1024)
+    BANNER_MAX_BYTES: int = Field(default=5 * MIB, ge=1024)
+    IMAGE_MAX_PIXELS: int = Field(default=50_000_000, ge=1)
+    IMAGE_MAX_SIDE: int = Field(default=1600, ge=16, le=16_383)
+    IMAGE_WEBP_QUALITY: int = Field(default=82, ge=1, le=100)
+
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _parse_origins(cls, value: Any) -> Any:
@@ -133,6 +154,18 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_frontend(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("PUBLIC_BASE_URL", "S3_PUBLIC_BASE_URL", "S3_ENDPOINT_URL")
+    @classmethod
+    def _strip_base_url(cls, value: str | None) -> str | None:
+        text = (value or "").strip().rstrip("/")
+        return text or None
+
+    @model_validator(mode="after")
+    def _require_s3_bucket(self) -> Self:
+        if self.STORAGE_BACKEND == "s3" and not self.S3_BUCKET:
+            raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
@@ -201,6 +234,21 @@ class Settings(BaseSettings):
     @property
     def storefront_event_rate(self) -> float:
         return self._rate(self.SENTRY_STOREFRONT_EVENT_RATE, (1.0, 0.1, 0.01))
+
+    @property
+    def public_base_url(self) -> str:
+        """The API's own origin, which local photo URLs start with."""
+        base = self.PUBLIC_BASE_URL or self.RENDER_EXTERNAL_URL or "http://127.0.0.1:8000"
+        return base.rstrip("/")
+
+    @property
+    def s3_public_base_url(self) -> str:
+        """Where stored objects are read publicly: a CDN/custom domain, or the bucket itself."""
+        if self.S3_PUBLIC_BASE_URL:
+            return self.S3_PUBLIC_BASE_URL
+        if self.S3_ENDPOINT_URL:
+            return f"{self.S3_ENDPOINT_URL}/{self.S3_BUCKET}"
+        return f"https://{self.S3_BUCKET}.s3.{self.S3_REGION or 'us-east-1'}.amazonaws.com"
 
     @property
     def cors_origins(self) -> list[str]:

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from app.models.product import IMAGE_SLOTS
 from app.schemas.common import MoneyIn, MoneyOut, strip_text
 
 ProductName = Annotated[str, BeforeValidator(strip_text), Field(min_length=1, max_length=200)]
@@ -28,6 +29,15 @@ class ProductUpdate(BaseModel):
     description: Description | None = None
     price: MoneyIn | None = None
     is_available: bool | None = None
+
+
+PhotoSlotNumber = Annotated[int, Field(ge=1, le=IMAGE_SLOTS)]
+
+
+class PhotoSlot(BaseModel):
+    """The text part of a single-photo upload: which slot the photo goes in."""
+
+    image_slot: PhotoSlotNumber
 
 
 class ProductImage(BaseModel):
@@ -58,6 +68,7 @@ class StoreProduct(BaseModel):
     name: str
     price: MoneyOut
     image_urls: list[str]
+    images: list[ProductImage]
     description: str | None
     is_available: bool
 

@@ -1,6 +1,6 @@
-"""A vendor's products: list, create, update, delete, and the public click counter."""
+"""A vendor's products: list, create, update, delete, their photos, and the click counter."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,6 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Product
 from app.models.base import utcnow
 from app.schemas.product import ProductCreate, ProductUpdate
+from app.services import photos
+from app.services.images import EncodedImage
+from app.storage import Storage
+
+NO_PHOTOS: Mapping[int, EncodedImage] = {}
 
 
 async def list_products(
@@ -36,7 +41,20 @@ async def get_owned_product(
     )
 
 
-async def create_product(session: AsyncSession, *, user_id: str, data: ProductCreate) -> Product:
+def _set_photo(product: Product, slot: int, url: str | None) -> None:
+    setattr(product, f"image_url_{slot}", url)
+
+
+async def create_product(
+    session: AsyncSession,
+    storage: Storage,
+    *,
+    user_id: str,
+    data: ProductCreate,
+    images: Mapping[int, EncodedImage] = NO_PHOTOS,
+) -> Product:
+    """Store the photos first, so the row never points at a file that is not there."""
+    urls = await photos.store(storage, folder=photos.product_folder(user_id), images=images)
     product = Product(
         user_id=user_id,
         name=data.name,
@@ -46,8 +64,10 @@ async def create_product(session: AsyncSession, *, user_id: str, data: ProductCr
         click_count=0,
         created_at=utcnow(),
     )
+    for slot, url in urls.items():
+        _set_photo(product, slot, url)
     session.add(product)
-    await session.commit()
+    await photos.commit_or_release(session, storage, user_id=user_id, new_urls=urls.values())
     return product
 
 
@@ -66,16 +86,54 @@ def apply_update(product: Product, data: ProductUpdate) -> None:
 
 
 async def update_product(
-    session: AsyncSession, *, product: Product, data: ProductUpdate
+    session: AsyncSession,
+    storage: Storage,
+    *,
+    product: Product,
+    data: ProductUpdate | None = None,
+    images: Mapping[int, EncodedImage] = NO_PHOTOS,
 ) -> Product:
-    apply_update(product, data)
-    await session.commit()
+    """Apply field changes and put each new photo in its slot; replaced files are removed."""
+    urls = await photos.store(storage, folder=photos.product_folder(product.user_id), images=images)
+    if urls:
+        # Locks the row (PostgreSQL) so two concurrent replacements each see the other's file.
+        await session.refresh(product, with_for_update=True)
+    replaced = [product.image_slots()[slot - 1] for slot in urls]
+    if data is not None:
+        apply_update(product, data)
+    for slot, url in urls.items():
+        _set_photo(product, slot, url)
+    if urls:
+        product.updated_at = utcnow()
+    await photos.commit_or_release(
+        session, storage, user_id=product.user_id, new_urls=urls.values()
+    )
+    await photos.release(session, storage, user_id=product.user_id, urls=replaced)
     return product
 
 
-async def delete_product(session: AsyncSession, *, product: Product) -> None:
+async def remove_photo(
+    session: AsyncSession, storage: Storage, *, product: Product, slot: int
+) -> bool:
+    """Empty one slot; False when it held no photo."""
+    await session.refresh(product, with_for_update=True)
+    url = product.image_slots()[slot - 1]
+    if not url:
+        return False
+    _set_photo(product, slot, None)
+    product.updated_at = utcnow()
+    await session.commit()
+    await photos.release(session, storage, user_id=product.user_id, urls=[url])
+    return True
+
+
+async def delete_product(session: AsyncSession, storage: Storage, *, product: Product) -> None:
+    # Locked and re-read, so a photo put in a slot meanwhile is removed too.
+    await session.refresh(product, with_for_update=True)
+    user_id, urls = product.user_id, product.image_slots()
     await session.execute(delete(Product).where(Product.id == product.id))
     await session.commit()
+    await photos.release(session, storage, user_id=user_id, urls=urls)
 
 
 async def track_click(session: AsyncSession, *, product_id: str) -> bool:

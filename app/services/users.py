@@ -9,8 +9,11 @@ from app.core.security import PasswordHasher
 from app.models import User, UserSession
 from app.models.base import utcnow
 from app.schemas.user import RegisterRequest, UserProfile
+from app.services import photos
 from app.services.errors import EmailTakenError, SlugTakenError, WrongPasswordError
+from app.services.images import EncodedImage
 from app.services.slugs import base_slug_for, first_free_slug
+from app.storage import Storage
 
 # A slug picked just before a concurrent registration took it: try the next free one.
 SLUG_ATTEMPTS = 5
@@ -114,12 +117,40 @@ async def change_password(
     await session.commit()
 
 
+async def set_banner(
+    session: AsyncSession, storage: Storage, *, user: User, image: EncodedImage
+) -> str:
+    """Store the new banner, point the store at it, then remove the one it replaces."""
+    urls = await photos.store(storage, folder=photos.banner_folder(user.id), images={0: image})
+    previous = user.banner_url
+    user.banner_url = urls[0]
+    user.updated_at = utcnow()
+    await photos.commit_or_release(session, storage, user_id=user.id, new_urls=urls.values())
+    await photos.release(session, storage, user_id=user.id, urls=[previous])
+    return urls[0]
+
+
+async def remove_banner(session: AsyncSession, storage: Storage, *, user: User) -> bool:
+    """Clear the banner; False when there was none."""
+    previous = user.banner_url
+    if not previous:
+        return False
+    user.banner_url = None
+    user.updated_at = utcnow()
+    await session.commit()
+    await photos.release(session, storage, user_id=user.id, urls=[previous])
+    return True
+
+
 async def delete_account(
-    session: AsyncSession, hasher: PasswordHasher, *, user: User, password: str
+    session: AsyncSession, storage: Storage, hasher: PasswordHasher, *, user: User, password: str
 ) -> None:
-    """Delete the vendor; products and sessions go with it (ON DELETE CASCADE)."""
+    """Delete the vendor with products and sessions (ON DELETE CASCADE), then their photos."""
     ok, _ = await hasher.verify_and_update(password, user.hashed_password)
     if not ok:
         raise WrongPasswordError
-    await session.execute(delete(User).where(User.id == user.id))
+    user_id = user.id
+    urls = await photos.vendor_photo_urls(session, user_id=user_id)
+    await session.execute(delete(User).where(User.id == user_id))
     await session.commit()
+    await photos.release(session, storage, user_id=user_id, urls=urls)

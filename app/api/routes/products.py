@@ -4,18 +4,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 
-from app.api.deps import CurrentUser, PageDep, SessionDep
-from app.api.forms import parse_as, read_fields
+from app.api.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StorageDep
 from app.api.responses import errors, json_or_form_body
+from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
 from app.core.events import BusinessEvent, record_event
-from app.models import IMAGE_SLOTS, Product
+from app.models import Product
 from app.schemas.common import Message
 from app.schemas.product import ProductCreate, ProductOut, ProductUpdate
 from app.services import products as products_service
 
 router = APIRouter(prefix="/api/products", tags=["products"])
 
-IMAGE_FIELDS = tuple(f"image_{slot}" for slot in range(1, IMAGE_SLOTS + 1))
+IMAGE_FIELDS = tuple(PHOTO_FIELDS)
 NOT_FOUND = "Product not found"
 ProductId = Annotated[str, Path(max_length=100)]
 
@@ -49,14 +49,22 @@ async def list_products(
     "",
     response_model=ProductOut,
     status_code=status.HTTP_201_CREATED,
-    responses=errors(400, 401, 403, 415, 422),
+    responses=errors(400, 401, 403, 413, 415, 422),
     openapi_extra=json_or_form_body(ProductCreate, files=IMAGE_FIELDS),
 )
-async def create_product(request: Request, user: CurrentUser, session: SessionDep) -> ProductOut:
-    """Create a product from the frontend's multipart form or from JSON."""
-    fields, _files = await read_fields(request)
-    data = parse_as(ProductCreate, fields)
-    product = await products_service.create_product(session, user_id=user.id, data=data)
+async def create_product(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> ProductOut:
+    """Create a product from the frontend's multipart form (photos in image_1..5) or JSON."""
+    data, images = await read_product_form(request, settings, ProductCreate)
+    with storage_errors():
+        product = await products_service.create_product(
+            session, storage, user_id=user.id, data=data, images=images
+        )
     record_event(BusinessEvent.PRODUCT_CREATED, user_id=user.id, product_id=product.id)
     return ProductOut.model_validate(product)
 
@@ -70,25 +78,31 @@ async def read_product(product: OwnedProduct) -> ProductOut:
 @router.put(
     "/{product_id}",
     response_model=ProductOut,
-    responses=errors(400, 401, 403, 404, 415, 422),
+    responses=errors(400, 401, 403, 404, 413, 415, 422),
     openapi_extra=json_or_form_body(ProductUpdate, files=IMAGE_FIELDS),
 )
 async def update_product(
-    request: Request, product: OwnedProduct, session: SessionDep
+    request: Request,
+    product: OwnedProduct,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
 ) -> ProductOut:
-    """Change any of a product's fields; only the fields sent change."""
-    fields, _files = await read_fields(request)
-    data = parse_as(ProductUpdate, fields)
-    product = await products_service.update_product(session, product=product, data=data)
+    """Change any of a product's fields; only the fields sent change; a photo replaces its slot."""
+    data, images = await read_product_form(request, settings, ProductUpdate)
+    with storage_errors():
+        product = await products_service.update_product(
+            session, storage, product=product, data=data, images=images
+        )
     return ProductOut.model_validate(product)
 
 
 @router.delete(
     "/{product_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404, 422)
 )
-async def delete_product(product: OwnedProduct, session: SessionDep) -> None:
-    """Delete one of the vendor's products."""
-    await products_service.delete_product(session, product=product)
+async def delete_product(product: OwnedProduct, session: SessionDep, storage: StorageDep) -> None:
+    """Delete one of the vendor's products, and then its stored photos."""
+    await products_service.delete_product(session, storage, product=product)
 
 
 @router.post("/{product_id}/track-click", response_model=Message, responses=errors(404, 422))

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, HTTPException, status
 
-from app.api.deps import AuthDep, CurrentUser, HasherDep, SessionDep, SettingsDep
+from app.api.deps import AuthDep, CurrentUser, HasherDep, SessionDep, SettingsDep, StorageDep
 from app.api.responses import errors
 from app.core.events import BusinessEvent, record_event
 from app.schemas.user import (
@@ -95,10 +95,16 @@ async def change_password(
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(400, 401, 403, 422))
 async def delete_me(
-    data: AccountDeletion, user: CurrentUser, session: SessionDep, hasher: HasherDep
+    data: AccountDeletion,
+    user: CurrentUser,
+    session: SessionDep,
+    hasher: HasherDep,
+    storage: StorageDep,
 ) -> None:
-    """Delete the account with its products and sessions, after confirming the password."""
+    """Delete the account with its products, sessions and photos, after confirming the password."""
     try:
-        await users_service.delete_account(session, hasher, user=user, password=data.password)
+        await users_service.delete_account(
+            session, storage, hasher, user=user, password=data.password
+        )
     except WrongPasswordError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Password is incorrect") from None

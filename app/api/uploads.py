@@ -1,0 +1,96 @@
+"""Uploaded files as the photo services want them: bytes, after the per-file size limit."""
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from fastapi import HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import UploadFile
+
+from app.api.forms import ModelT, megabytes, parse_as, read_fields
+from app.core.config import Settings
+from app.models import IMAGE_SLOTS
+from app.services import photos
+from app.services.images import EncodedImage, ImageRejectedError, ImageRules
+from app.storage import StorageError
+
+logger = logging.getLogger("app.photos")
+K = TypeVar("K")
+
+# Room for the text fields and multipart boundaries around the files.
+FORM_OVERHEAD = 256 * 1024
+PHOTO_FIELDS = {f"image_{slot}": slot for slot in range(1, IMAGE_SLOTS + 1)}
+
+
+def is_blank(upload: UploadFile) -> bool:
+    """An empty file input, as browsers send it: no file name, no bytes."""
+    return not upload.filename and not upload.size
+
+
+async def read_upload(upload: UploadFile, *, max_bytes: int, what: str) -> bytes:
+    """The file's bytes; 413 when it is over max_bytes (the parser spooled it to disk, bounded)."""
+    if upload.size is not None and upload.size > max_bytes:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{what} is too large: at most {megabytes(max_bytes)}",
+        )
+    return await upload.read()
+
+
+async def _read_slot_photos(files: Mapping[str, UploadFile], *, max_bytes: int) -> dict[int, bytes]:
+    """The photos sent in `image_1`..`image_5`, keyed by slot; empty file inputs are ignored."""
+    photos: dict[int, bytes] = {}
+    for field, slot in PHOTO_FIELDS.items():
+        upload = files.get(field)
+        if upload is not None and not is_blank(upload):
+            photos[slot] = await read_upload(upload, max_bytes=max_bytes, what=f"Photo {field}")
+    return photos
+
+
+async def encode_photos(uploads: Mapping[K, bytes], settings: Settings) -> dict[K, EncodedImage]:
+    """Re-encoded images, or 400 naming what is wrong with the first unacceptable file."""
+    try:
+        return await photos.encode(uploads, ImageRules.from_settings(settings))
+    except ImageRejectedError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.message) from None
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """A storage outage is the client's to retry, not a bug: 503 with Retry-After."""
+    try:
+        yield
+    except StorageError as exc:
+        logger.error("photo storage unavailable: %s", exc, exc_info=exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "Photo storage is temporarily unavailable, please retry",
+            headers={"Retry-After": "5"},
+        ) from None
+
+
+async def read_product_form(
+    request: Request, settings: Settings, model: type[ModelT]
+) -> tuple[ModelT, dict[int, EncodedImage]]:
+    """A product create/update body: its fields, and the photos of image_1..5 re-encoded."""
+    limit = settings.PHOTO_MAX_BYTES
+    fields, files = await read_fields(request, max_body_size=IMAGE_SLOTS * limit + FORM_OVERHEAD)
+    data = parse_as(model, fields)
+    images = await encode_photos(await _read_slot_photos(files, max_bytes=limit), settings)
+    return data, images
+
+
+async def read_single_photo(
+    request: Request, settings: Settings, *, names: tuple[str, ...], max_bytes: int, what: str
+) -> tuple[dict[str, Any], EncodedImage]:
+    """A form carrying one photo (in the first of `names` sent): its text fields and the photo."""
+    fields, files = await read_fields(request, max_body_size=max_bytes + FORM_OVERHEAD)
+    upload = next((files[n] for n in names if n in files and not is_blank(files[n])), None)
+    if upload is None:
+        raise RequestValidationError(
+            [{"loc": ("body", names[0]), "msg": "Field required (a file)", "type": "missing"}]
+        )
+    data = await read_upload(upload, max_bytes=max_bytes, what=what)
+    return fields, (await encode_photos({0: data}, settings))[0]

@@ -1,0 +1,100 @@
+"""Photo files over their life: encoded off the event loop, stored, and removed once unused."""
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+import anyio.to_thread
+import sentry_sdk
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import IMAGE_SLOTS, Product, User
+from app.services.images import EncodedImage, ImageRules, reencode
+from app.storage import Storage
+
+logger = logging.getLogger("app.photos")
+
+K = TypeVar("K")
+_PRODUCT_URL_COLUMNS = [getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)]
+
+
+async def encode(uploads: Mapping[K, bytes], rules: ImageRules) -> dict[K, EncodedImage]:
+    """Check and re-encode every upload before anything is stored; one at a time, in a thread.
+
+    Raises ImageRejectedError for the first file that is not an acceptable image.
+    """
+    return {
+        key: await anyio.to_thread.run_sync(reencode, data, rules) for key, data in uploads.items()
+    }
+
+
+async def store(storage: Storage, *, folder: str, images: Mapping[K, EncodedImage]) -> dict[K, str]:
+    """Store encoded images under content-hash names; returns their public URLs."""
+    urls: dict[K, str] = {}
+    for key, image in images.items():
+        urls[key] = await storage.save(
+            f"{folder}/{image.digest}.webp", image.data, image.content_type
+        )
+    return urls
+
+
+def product_folder(user_id: str) -> str:
+    return f"products/{user_id}"
+
+
+def banner_folder(user_id: str) -> str:
+    return f"banners/{user_id}"
+
+
+async def vendor_photo_urls(session: AsyncSession, *, user_id: str) -> list[str]:
+    """Every photo URL of a vendor: all their products' photos and their banner."""
+    rows = await session.execute(select(*_PRODUCT_URL_COLUMNS).where(Product.user_id == user_id))
+    urls = [url for row in rows for url in row if url]
+    banner = await session.scalar(select(User.banner_url).where(User.id == user_id))
+    return [*urls, banner] if banner else urls
+
+
+async def _still_used(session: AsyncSession, *, user_id: str, urls: set[str]) -> set[str]:
+    """Which of the URLs a row of this vendor still points at (the same photo in another slot)."""
+    return set(await vendor_photo_urls(session, user_id=user_id)) & urls
+
+
+async def release(
+    session: AsyncSession, storage: Storage, *, user_id: str, urls: Iterable[str | None]
+) -> None:
+    """Remove stored files nothing points at any more. Call after the commit; never raises.
+
+    A failure leaves a file behind (logged and sent to Sentry) rather than failing a request whose
+    database change is already done. URLs this storage does not serve (the earlier backend's) are
+    left alone.
+    """
+    candidates = {url for url in urls if url and storage.key_for(url)}
+    if not candidates:
+        return
+    try:
+        unused = candidates - await _still_used(session, user_id=user_id, urls=candidates)
+        keys = sorted(key for url in unused if (key := storage.key_for(url)))
+        if keys:
+            await storage.delete(keys)
+    except Exception as exc:
+        logger.warning(
+            "stored photos could not be removed: %s",
+            type(exc).__name__,
+            extra={"photo_count": len(candidates)},
+            exc_info=exc,
+        )
+        # Reported directly: the request succeeds, so no error handler would see this.
+        sentry_sdk.capture_exception(exc)
+
+
+async def commit_or_release(
+    session: AsyncSession, storage: Storage, *, user_id: str, new_urls: Iterable[str]
+) -> None:
+    """Commit; if that fails, remove the files just stored for it, then re-raise."""
+    try:
+        await session.commit()
+    except Exception:
+        await session.rollback()
+        await release(session, storage, user_id=user_id, urls=new_urls)
+        raise

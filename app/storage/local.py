@@ -1,0 +1,48 @@
+"""Photos in a folder the API serves itself: one instance, or several sharing a disk."""
+
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio.to_thread
+
+from app.storage.base import Storage
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path, public_base: str) -> None:
+        super().__init__(public_base)
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, key: str) -> Path:
+        return self.root / key
+
+    async def _put(self, key: str, data: bytes, content_type: str) -> None:
+        await anyio.to_thread.run_sync(self._write, self.path_for(key), data)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        if path.exists():  # same name, same content
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed, so a reader never sees half a file.
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        paths = [self.path_for(key) for key in keys]
+        await anyio.to_thread.run_sync(self._unlink, paths)
+
+    async def close(self) -> None:
+        """A folder holds no connections."""
+
+    @staticmethod
+    def _unlink(paths: list[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
