@@ -41,6 +41,13 @@ def limit_body(request: Request, max_body_size: int) -> Request:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_body_size:
         raise body_too_large(max_body_size)
+    # Something outside the route (Sentry's FastAPI integration) may have read and cached the
+    # body on this Request already; the ASGI stream is then drained and must not be read again.
+    cached: bytes | None = getattr(request, "_body", None)
+    if cached is not None:
+        if len(cached) > max_body_size:
+            raise body_too_large(max_body_size)
+        return request
     upstream = request.receive
     received = 0
 
@@ -53,7 +60,9 @@ def limit_body(request: Request, max_body_size: int) -> Request:
                 raise body_too_large(max_body_size)
         return message
 
-    return Request(request.scope, receive)
+    # The same Request object, so whatever it caches is seen by everyone holding it.
+    request._receive = receive
+    return request
 
 
 async def read_fields(
