@@ -20,6 +20,8 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tupl
 # Attributes every LogRecord has; anything else was passed through `extra=`.
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 ACCESS_LOGGER = "app.access"
+EVENTS_LOGGER = "app.events"
+UNHANDLED_LOGGER = "app.errors.unhandled"
 DEV_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 

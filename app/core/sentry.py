@@ -23,7 +23,7 @@ from sentry_sdk.types import Event, Hint
 
 from app.core.config import Settings
 from app.core.context import set_current_user_id
-from app.core.logging import ACCESS_LOGGER
+from app.core.logging import ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER
 from app.core.redact import FILTERED, redact_text
 
 Level = Literal["fatal", "error", "warning", "info", "debug"]
@@ -76,7 +76,7 @@ _IDENTIFIER_KEYS = frozenset(
 # Loggers whose lines Sentry gets another way: the access line is a breadcrumb of its own,
 # business events are breadcrumbs and messages, and an unhandled error is captured with its
 # exception by the framework integration.
-_NOT_FOR_SENTRY_LOGGERS = (ACCESS_LOGGER, "app.events", "app.errors.unhandled")
+_NOT_FOR_SENTRY_LOGGERS = (ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER)
 _REPORTED = "_quickvendor_sentry_reported"
 
 
