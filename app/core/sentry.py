@@ -60,9 +60,11 @@ KEPT_HEADERS = frozenset(
         "x-request-id",
     }
 )
-# Identifiers that look random by design; they are ours, not a user's secret.
-_IDENTIFIER_KEYS = frozenset(
+# Identifiers that look random by design (they are ours, not a user's secret), and the SDK's
+# annotations of what it already removed.
+_PASSTHROUGH_KEYS = frozenset(
     {
+        "_meta",
         "event_id",
         "trace_id",
         "span_id",
@@ -99,7 +101,7 @@ def _strip_request(event: Event) -> None:
 
 
 def _redact_item(key: str, value: Any) -> Any:
-    if key in _IDENTIFIER_KEYS:
+    if key in _PASSTHROUGH_KEYS:
         return value
     # The SDK's scrubber skips tags and contexts; a sensitive key is filtered wherever it is.
     if key.lower() in _DENYLIST and isinstance(value, str | int | float | dict | list):
