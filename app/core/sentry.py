@@ -7,7 +7,7 @@ headers, emails, phone numbers or tokens (removed by key and, anywhere else, by 
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -149,7 +149,7 @@ def before_send_transaction(event: Event, hint: Hint) -> Event | None:
     return _clean(event)
 
 
-def make_traces_sampler(rate: float) -> Any:
+def make_traces_sampler(rate: float) -> Callable[[Mapping[str, Any]], float]:
     """A sampler at `rate` that never traces the health checks (a load balancer hits them)."""
 
     def traces_sampler(context: Mapping[str, Any]) -> float:
@@ -187,6 +187,8 @@ def init_sentry(settings: Settings) -> bool:
             StarletteIntegration(transaction_style="url", failed_request_status_codes=failed),
             FastApiIntegration(transaction_style="url", failed_request_status_codes=failed),
             SqlalchemyIntegration(),
+            # Spans for tasks; each task gets its own scope, yet what a request sets still reaches
+            # its transaction (tests/observability/test_sentry_server.py checks under uvicorn).
             AsyncioIntegration(),
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
         ],
