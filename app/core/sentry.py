@@ -7,6 +7,7 @@ headers, emails, phone numbers or tokens (removed by key and, anywhere else, by 
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -171,6 +172,15 @@ def init_sentry(settings: Settings) -> bool:
     for name in _NOT_FOR_SENTRY_LOGGERS:
         ignore_logger(name)
     failed = set(FAILED_REQUEST_STATUS_CODES)
+    with warnings.catch_warnings():
+        # sentry-sdk 2.7x deprecates send_default_pii for `data_collection`, which would turn
+        # the event scrubber off; the explicit False stays until that is no longer so.
+        warnings.filterwarnings("ignore", "The send_default_pii option", DeprecationWarning)
+        _start_sdk(settings, failed)
+    return True
+
+
+def _start_sdk(settings: Settings, failed: set[int]) -> None:
     sentry_sdk.init(
         dsn=settings.SENTRY_DSN,
         environment=settings.SENTRY_ENVIRONMENT or settings.ENVIRONMENT,
@@ -195,7 +205,6 @@ def init_sentry(settings: Settings) -> bool:
         # SQLAlchemy already records every statement; asyncpg's spans would repeat them.
         disabled_integrations=[AsyncPGIntegration()],
     )
-    return True
 
 
 def is_enabled() -> bool:
