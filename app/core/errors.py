@@ -13,11 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ExceptionHandler
 
 from app.core.context import current_request_id
+from app.core.logging import UNHANDLED_LOGGER
 
 logger = logging.getLogger("app.errors")
 # Sentry gets an unhandled error from the framework integration, with its mechanism; this logger
 # only gives the log reader the traceback next to the request id.
-unhandled_logger = logging.getLogger("app.errors.unhandled")
+unhandled_logger = logging.getLogger(UNHANDLED_LOGGER)
 
 _LOCATION_ROOTS = {"body", "query", "path", "header", "cookie"}
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"

@@ -10,9 +10,10 @@ import random
 from enum import StrEnum
 
 from app.core.config import Settings
+from app.core.logging import EVENTS_LOGGER
 from app.core.sentry import Level, add_breadcrumb, capture_message_with_context
 
-logger = logging.getLogger("app.events")
+logger = logging.getLogger(EVENTS_LOGGER)
 
 
 class BusinessEvent(StrEnum):

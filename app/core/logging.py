@@ -19,6 +19,9 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tupl
 
 # Attributes every LogRecord has; anything else was passed through `extra=`.
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+ACCESS_LOGGER = "app.access"
+EVENTS_LOGGER = "app.events"
+UNHANDLED_LOGGER = "app.errors.unhandled"
 DEV_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 
@@ -35,16 +38,38 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+def _redacted(value: Any) -> Any:
+    return redact_text(value) if isinstance(value, str) else value
+
+
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields passed through `extra=` (request_id included), redacted."""
+    return {
+        key: _redacted(value)
+        for key, value in record.__dict__.items()
+        if key not in _STANDARD_ATTRS and not key.startswith("_")
+    }
+
+
 class ReadableFormatter(logging.Formatter):
+    """`time LEVEL [request id] logger: message key=value ...` for a developer's terminal."""
+
     def __init__(self) -> None:
         super().__init__(DEV_FORMAT)
 
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if record.name == ACCESS_LOGGER:  # its message already holds every field
+            return line
+        fields = _extra_fields(record)
+        extras = " ".join(f"{key}={value}" for key, value in fields.items() if key != "request_id")
+        if not extras:
+            return line
+        head, newline, rest = line.partition("\n")
+        return f"{head} {extras}{newline}{rest}"
+
     def formatException(self, ei: ExcInfo) -> str:  # noqa: N802 - logging's API
         return redact_text(super().formatException(ei))
-
-
-def _redacted(value: Any) -> Any:
-    return redact_text(value) if isinstance(value, str) else value
 
 
 class JsonFormatter(ReadableFormatter):
@@ -54,10 +79,8 @@ class JsonFormatter(ReadableFormatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **_extra_fields(record),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                payload[key] = _redacted(value)
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str)

@@ -7,7 +7,8 @@ headers, emails, phone numbers or tokens (removed by key and, anywhere else, by 
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -23,6 +24,7 @@ from sentry_sdk.types import Event, Hint
 
 from app.core.config import Settings
 from app.core.context import set_current_user_id
+from app.core.logging import ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER
 from app.core.redact import FILTERED, redact_text
 
 Level = Literal["fatal", "error", "warning", "info", "debug"]
@@ -59,9 +61,11 @@ KEPT_HEADERS = frozenset(
         "x-request-id",
     }
 )
-# Identifiers that look random by design; they are ours, not a user's secret.
-_IDENTIFIER_KEYS = frozenset(
+# Identifiers that look random by design (they are ours, not a user's secret), and the SDK's
+# annotations of what it already removed.
+_PASSTHROUGH_KEYS = frozenset(
     {
+        "_meta",
         "event_id",
         "trace_id",
         "span_id",
@@ -75,7 +79,7 @@ _IDENTIFIER_KEYS = frozenset(
 # Loggers whose lines Sentry gets another way: the access line is a breadcrumb of its own,
 # business events are breadcrumbs and messages, and an unhandled error is captured with its
 # exception by the framework integration.
-_NOT_FOR_SENTRY_LOGGERS = ("app.access", "app.events", "app.errors.unhandled")
+_NOT_FOR_SENTRY_LOGGERS = (ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER)
 _REPORTED = "_quickvendor_sentry_reported"
 
 
@@ -98,7 +102,7 @@ def _strip_request(event: Event) -> None:
 
 
 def _redact_item(key: str, value: Any) -> Any:
-    if key in _IDENTIFIER_KEYS:
+    if key in _PASSTHROUGH_KEYS:
         return value
     # The SDK's scrubber skips tags and contexts; a sensitive key is filtered wherever it is.
     if key.lower() in _DENYLIST and isinstance(value, str | int | float | dict | list):
@@ -146,7 +150,7 @@ def before_send_transaction(event: Event, hint: Hint) -> Event | None:
     return _clean(event)
 
 
-def make_traces_sampler(rate: float) -> Any:
+def make_traces_sampler(rate: float) -> Callable[[Mapping[str, Any]], float]:
     """A sampler at `rate` that never traces the health checks (a load balancer hits them)."""
 
     def traces_sampler(context: Mapping[str, Any]) -> float:
@@ -168,6 +172,15 @@ def init_sentry(settings: Settings) -> bool:
     for name in _NOT_FOR_SENTRY_LOGGERS:
         ignore_logger(name)
     failed = set(FAILED_REQUEST_STATUS_CODES)
+    with warnings.catch_warnings():
+        # sentry-sdk 2.7x deprecates send_default_pii for `data_collection`, which would turn
+        # the event scrubber off; the explicit False stays until that is no longer so.
+        warnings.filterwarnings("ignore", "The send_default_pii option", DeprecationWarning)
+        _start_sdk(settings, failed)
+    return True
+
+
+def _start_sdk(settings: Settings, failed: set[int]) -> None:
     sentry_sdk.init(
         dsn=settings.SENTRY_DSN,
         environment=settings.SENTRY_ENVIRONMENT or settings.ENVIRONMENT,
@@ -184,13 +197,14 @@ def init_sentry(settings: Settings) -> bool:
             StarletteIntegration(transaction_style="url", failed_request_status_codes=failed),
             FastApiIntegration(transaction_style="url", failed_request_status_codes=failed),
             SqlalchemyIntegration(),
+            # Spans for tasks; each task gets its own scope, yet what a request sets still reaches
+            # its transaction (tests/observability/test_sentry_server.py checks under uvicorn).
             AsyncioIntegration(),
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
         ],
         # SQLAlchemy already records every statement; asyncpg's spans would repeat them.
         disabled_integrations=[AsyncPGIntegration()],
     )
-    return True
 
 
 def is_enabled() -> bool:

@@ -186,3 +186,13 @@ async def test_helpers_scrub_nested_data_and_never_send_an_exception_twice(
         "form": {"password": "[Filtered]", "items": [{"email": "[Filtered]"}]},
         "note": "call [Filtered] with key [Filtered]",
     }
+
+
+async def test_database_outage_503_reaches_sentry_once(observe: Observe) -> None:
+    obs = await observe(DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:1/unreachable")
+    response = await obs.client.get("/api/store/ada-fabrics")
+    assert response.status_code == 503
+    [event] = obs.errors()
+    assert event["tags"]["request_id"] == response.headers["X-Request-ID"]
+    assert event["transaction"] == "/api/store/{identifier}"
+    assert event["exception"]["values"][-1]["type"] in {"ConnectionRefusedError", "OSError"}
