@@ -2,6 +2,7 @@
 
 import json
 import re
+import secrets
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,13 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# What an operator types into Render's dashboard for each `sync: false` key.
+DASHBOARD_SAMPLES = {
+    "CORS_ORIGINS": "https://quickvendor.example.com",
+    "FRONTEND_URL": "https://quickvendor.example.com",
+    "SENTRY_DSN": "https://public@o0.ingest.sentry.io/0",
+    "SENTRY_TEST_TOKEN": secrets.token_urlsafe(24),
+}
 
 
 @dataclass(frozen=True)
@@ -69,3 +77,19 @@ def python_modules(command: list[str] | str) -> list[str]:
     """The modules a shell command runs with `python -m`."""
     text = command if isinstance(command, str) else " ".join(command)
     return re.findall(r"python -m ([\w.]+)", text)
+
+
+def blueprint_environment() -> dict[str, str]:
+    """The environment Render gives the service from the Blueprint (secrets stood in for)."""
+    values = {}
+    for item in web_service()["envVars"]:
+        key = item["key"]
+        if "value" in item:
+            values[key] = str(item["value"])
+        elif item.get("generateValue"):
+            values[key] = secrets.token_urlsafe(32)  # Render: a base64-encoded 256-bit secret
+        elif "fromDatabase" in item:
+            values[key] = "postgres://quickvendor:pw@dpg-example-a:5432/quickvendor"
+        else:
+            values[key] = DASHBOARD_SAMPLES[key]
+    return values

@@ -1,7 +1,6 @@
 """The Dockerfile and the Render Blueprint: linted, and checked against the code they start."""
 
 import importlib.util
-import secrets
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from tests.conftest import make_settings
 from tests.deploy_files import (
     ROOT,
     blueprint,
+    blueprint_environment,
     dockerfile,
     final_stage,
     image_env,
@@ -23,13 +23,6 @@ from tests.deploy_files import (
     web_service,
 )
 
-# What an operator types into Render's dashboard for each `sync: false` key.
-DASHBOARD_SAMPLES = {
-    "CORS_ORIGINS": "https://quickvendor.example.com",
-    "FRONTEND_URL": "https://quickvendor.example.com",
-    "SENTRY_DSN": "https://public@o0.ingest.sentry.io/0",
-    "SENTRY_TEST_TOKEN": secrets.token_urlsafe(24),
-}
 SECRET_WORDS = ("SECRET", "TOKEN", "DSN", "PASSWORD", "DATABASE_URL", "KEY")
 
 
@@ -103,22 +96,6 @@ def test_blueprint_declares_a_web_service_and_its_database() -> None:
         assert key in Settings.model_fields, f"{key} is not a setting"
         if "value" in item:
             assert not any(word in key for word in SECRET_WORDS), f"{key} has a literal value"
-
-
-def blueprint_environment() -> dict[str, str]:
-    """The environment Render gives the service from the Blueprint (secrets stood in for)."""
-    values = {}
-    for item in web_service()["envVars"]:
-        key = item["key"]
-        if "value" in item:
-            values[key] = str(item["value"])
-        elif item.get("generateValue"):
-            values[key] = secrets.token_urlsafe(32)  # Render: a base64-encoded 256-bit secret
-        elif "fromDatabase" in item:
-            values[key] = "postgres://quickvendor:pw@dpg-example-a:5432/quickvendor"
-        else:
-            values[key] = DASHBOARD_SAMPLES[key]
-    return values
 
 
 def production_settings(values: dict[str, str]) -> Settings:
