@@ -10,7 +10,7 @@ import logging
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.adoption.legacy import LegacyDataError
@@ -32,7 +32,16 @@ def _reason(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {first_line}" if first_line else type(cause).__name__
 
 
+def _where(settings: Settings) -> str:
+    """Host, port and database name of the database URL (never its password)."""
+    url = make_url(settings.DATABASE_URL)
+    if settings.is_sqlite:
+        return f"SQLite file {url.database}"
+    return f"{url.host}:{url.port or 5432}/{url.database}"
+
+
 async def wait_for_database(settings: Settings) -> None:
+    logger.info("pre-start: connecting to the database at %s", _where(settings))
     engine = create_engine(settings)
     try:
         for attempt in range(1, settings.DB_WAIT_ATTEMPTS + 1):

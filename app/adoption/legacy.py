@@ -6,12 +6,14 @@ across with its id, and the scratch schema is dropped. All of it runs in the mig
 transaction, after checks that stop it, changing nothing, on rows the new rules would refuse.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection, inspect, text
 
 from app.adoption.store_links import LegacyVendor, plan_store_links
 
+logger = logging.getLogger(__name__)
 SCRATCH_SCHEMA = "quickvendor_legacy_adoption"
 LEGACY_TABLES = ("users", "products")
 # Ids listed per problem in the error message; the rest are counted.
@@ -145,7 +147,15 @@ def adopt_legacy_database(connection: Connection, create_schema: Callable[[], No
             "cannot adopt the earlier backend's database, nothing was changed: "
             + "; ".join(problems)
         )
-    links = plan_store_links(_vendors(connection, columns))
+    vendors = _vendors(connection, columns)
+    links = plan_store_links(vendors)
+    logger.info(
+        "adopting the earlier backend's database (%s the store columns): %d vendors, "
+        "%d old store links kept as aliases",
+        "with" if "store_slug" in columns else "without",
+        len(vendors),
+        len(links.aliases),
+    )
     connection.execute(text(f"CREATE SCHEMA {SCRATCH_SCHEMA}"))
     for table in LEGACY_TABLES:
         # Indexes and constraints move with their table, so the new ones can take their names.
