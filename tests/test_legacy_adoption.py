@@ -62,7 +62,14 @@ P1, P2, P3, P4, P5 = PRICES
 
 def legacy_data(shape: str) -> str:
     sql = "".join(user_row(*vendor) for vendor in BASE_VENDORS)
-    sql += f"UPDATE users SET store_url = 'legacy-{ADA_DOT[0]}' WHERE id = '{ADA_DOT[0]}';\n"
+    sql += (
+        "UPDATE users SET store_url = 'https://quickvendor.example/store/Ada.B' "
+        f"WHERE id = '{ADA_DOT[0]}';\n"
+        "UPDATE users SET store_url = 'https://quickvendor.example/store/fabrics-ng/' "
+        f"WHERE id = '{FABRICS[0]}';\n"
+        # Stray spaces around an email: the vendor still logs in with the address alone.
+        f"UPDATE users SET email = ' ' || email || ' ' WHERE id = '{SHORT[0]}';\n"
+    )
     sql += product_row(P1, ADA_DOT[0], "19.999", "NULL", clicks=7)
     sql += product_row(P2, ADA_DOT[0], "0.1 + 0.2", "true")
     sql += product_row(P3, ADA_DOT[0], "1500.5", "false")
@@ -96,7 +103,9 @@ async def test_upgrade_adopts_every_row_and_keeps_old_logins_and_links(
     scratch_databases: NewDatabase, shape: str
 ) -> None:
     url = await legacy_database(scratch_databases, shape)
-    users_before = await fetch(url, "SELECT id, lower(email) AS email FROM users ORDER BY id")
+    users_before = await fetch(
+        url, "SELECT id, lower(btrim(email)) AS email FROM users ORDER BY id"
+    )
 
     await upgrade(url)
 
@@ -130,6 +139,10 @@ async def test_upgrade_adopts_every_row_and_keeps_old_logins_and_links(
                 "/api/auth/login", json={"email": "ada.b@example.com", "password": OLD_PASSWORD}
             )
             assert again.status_code == 200
+            spaced = await http.post(
+                "/api/auth/login", json={"email": SHORT[1], "password": OLD_PASSWORD}
+            )
+            assert spaced.status_code == 200, spaced.text
             wrong = await http.post(
                 "/api/auth/login", json={"email": ADA_DOT[1], "password": "not-the-password"}
             )
@@ -147,6 +160,7 @@ async def test_upgrade_adopts_every_row_and_keeps_old_logins_and_links(
                 "Ada.Fabrics_NG": FABRICS,
                 "ada.fabrics_ng": FABRICS,
                 "jo": SHORT,
+                "fabrics-ng": FABRICS,
             }
             if shape != "shape1":
                 links |= {"mama-put": WITH_SLUG, "Kemi_Styles": ODD_SLUG}

@@ -12,6 +12,7 @@ import bcrypt
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import alembic_config, postgres_only
 from tests.deploy_files import ROOT, final_stage
@@ -93,12 +94,11 @@ async def test_image_start_up_serves_with_workers_and_finishes_requests_on_sigte
 
 @postgres_only
 async def test_logout_on_one_server_revokes_the_token_on_another(
-    scratch_databases: NewDatabase, processes: Processes
+    database_url: str, engine: AsyncEngine, processes: Processes
 ) -> None:
-    url = await scratch_databases()
+    # The session's migrated database; the `engine` fixture empties it afterwards.
     ports = free_port(), free_port()
-    env = container_environment(url, WEB_CONCURRENCY="1")
-    assert await processes.wait(processes.start(PRESTART, env)) == 0
+    env = container_environment(database_url, WEB_CONCURRENCY="1")
     servers = [processes.start(SERVE, {**env, "PORT": str(port)}) for port in ports]
     for server, port in zip(servers, ports, strict=True):
         await wait_until_live(processes, server, port)

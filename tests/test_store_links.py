@@ -90,3 +90,19 @@ def test_no_alias_shadows_a_slug_and_every_slug_is_unique() -> None:
     assert not set(links.aliases) & set(slugs)
     for slug in slugs:
         assert resolve(links, slug) == next(u for u, s in links.slugs.items() if s == slug)
+
+
+def test_store_url_links_and_punctuation_slugs() -> None:
+    links = plan_store_links(
+        [
+            LegacyVendor(
+                "url", "kemi@x.com", None, "https://quickvendor.example/store/Kemi.Wears/"
+            ),
+            LegacyVendor("dashes", "bola@x.com", "---", None),
+        ]
+    )
+    assert resolve(links, "Kemi.Wears") == "url"
+    assert resolve(links, "kemi") == "url"
+    # A slug of nothing but punctuation never served a store: the local part's link counts.
+    assert links.slugs["dashes"] == "bola"
+    assert resolve(links, "bola") == "dashes"

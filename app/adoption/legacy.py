@@ -42,7 +42,7 @@ def _problems(connection: Connection) -> list[str]:
     collisions = connection.execute(
         text(
             "SELECT array_agg(id ORDER BY created_at NULLS LAST, id) FROM users "
-            "GROUP BY lower(email) HAVING count(*) > 1 ORDER BY min(id)"
+            "GROUP BY lower(btrim(email)) HAVING count(*) > 1 ORDER BY min(id)"
         )
     ).scalars()
     groups = ["(" + ", ".join(group) + ")" for group in collisions]
@@ -94,16 +94,20 @@ def _check_shape(connection: Connection) -> set[str]:
     return {column["name"] for column in inspector.get_columns("users")}
 
 
-def _vendors(connection: Connection, columns: set[str]) -> list[LegacyVendor]:
-    slug = "store_slug" if "store_slug" in columns else "NULL"
-    rows = connection.execute(
-        text(f"SELECT id, email, {slug} FROM users ORDER BY created_at NULLS LAST, id")
-    )
-    return [LegacyVendor(id=row[0], email=row[1], store_slug=row[2]) for row in rows]
-
-
 def _optional(columns: set[str], name: str) -> str:
     return name if name in columns else "NULL"
+
+
+def _vendors(connection: Connection, columns: set[str]) -> list[LegacyVendor]:
+    rows = connection.execute(
+        text(
+            f"SELECT id, btrim(email), {_optional(columns, 'store_slug')}, "
+            f"{_optional(columns, 'store_url')} FROM users ORDER BY created_at NULLS LAST, id"
+        )
+    )
+    return [
+        LegacyVendor(id=row[0], email=row[1], store_slug=row[2], store_url=row[3]) for row in rows
+    ]
 
 
 def _copy_rows(connection: Connection, columns: set[str]) -> None:
@@ -112,7 +116,7 @@ def _copy_rows(connection: Connection, columns: set[str]) -> None:
         text(
             "INSERT INTO users (id, email, hashed_password, whatsapp_number, store_name, "
             "store_slug, banner_url, created_at, updated_at) "
-            "SELECT id, lower(email), hashed_password, whatsapp_number, "
+            "SELECT id, lower(btrim(email)), hashed_password, whatsapp_number, "
             f"{_optional(columns, 'store_name')}, id, {_optional(columns, 'banner_url')}, "
             f"COALESCE(created_at, updated_at, now()), updated_at FROM {legacy}.users"
         )
