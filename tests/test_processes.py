@@ -4,10 +4,12 @@ several workers and instances, a graceful SIGTERM and a one-line refusal of unsa
 import asyncio
 import signal
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import anyio.to_thread
 import bcrypt
 import httpx
 import pytest
@@ -35,6 +37,17 @@ HEAD = ScriptDirectory.from_config(alembic_config("unused")).get_current_head()
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[Processes]:
     yield from managed(tmp_path)
+
+
+def bcrypt_taking_a_second(password: bytes) -> str:
+    """A bcrypt hash whose check takes a second or more here (checking costs what making did)."""
+    rounds = 12
+    while True:
+        started = time.perf_counter()
+        hashed = bcrypt.hashpw(password, bcrypt.gensalt(rounds)).decode()
+        if time.perf_counter() - started >= 1.0 or rounds >= 16:
+            return hashed
+        rounds += 1
 
 
 def image_command(keyword: str) -> list[str]:
@@ -68,7 +81,7 @@ async def test_image_start_up_serves_with_workers_and_finishes_requests_on_sigte
         assert await processes.wait(healthcheck) == 0
 
         # A login checking an old, costly bcrypt hash is in flight when SIGTERM arrives.
-        slow_hash = bcrypt.hashpw(b"slow-password-1", bcrypt.gensalt(12)).decode()
+        slow_hash = await anyio.to_thread.run_sync(bcrypt_taking_a_second, b"slow-password-1")
         await run_sql(
             url,
             "INSERT INTO users (id, email, hashed_password, whatsapp_number, store_slug) "
@@ -81,7 +94,8 @@ async def test_image_start_up_serves_with_workers_and_finishes_requests_on_sigte
                 json={"email": "slow@example.com", "password": "slow-password-1"},
             )
         )
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.4)
+        assert not login.done(), "the login must still be running when SIGTERM arrives"
         server.send_signal(signal.SIGTERM)
         response = await login
         assert response.status_code == 200, response.text
