@@ -178,6 +178,26 @@ async def test_upgrade_adopts_every_row_and_keeps_old_logins_and_links(
                 assert mama["vendor_name"] == "Mama Put"
                 assert mama["banner_url"] == "https://cdn.example/banner.jpg"
             assert (await http.get("/api/store/nobody-here")).status_code == 404
+
+            # A kept old link stays its vendor's: newcomers cannot take it as their slug.
+            newcomer = await http.post(
+                "/api/users/register",
+                json={
+                    "email": "fabrics-ng@new.example",
+                    "password": "newcomer-pass-1",
+                    "whatsapp_number": "+2348010000099",
+                },
+            )
+            assert newcomer.status_code == 201, newcomer.text
+            assert newcomer.json()["store_slug"] == "fabrics-ng-2"
+            http.cookies.clear()
+            taken = await http.put(
+                "/api/users/me/store",
+                json={"store_slug": "fabrics-ng"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert taken.status_code == 409, taken.text
+            assert (await storefront(http, "fabrics-ng"))["whatsapp_number"] == FABRICS[2]
     finally:
         await app.state.engine.dispose()
 
