@@ -60,6 +60,8 @@ def test_dockerfile_builds_from_the_lock_and_runs_slim_and_unprivileged() -> Non
     [user] = [s.arguments for s in final if s.keyword == "USER"]
     assert user.split(":")[0] not in ("0", "root")
     assert keywords.index("USER") < keywords.index("CMD")
+    # The tests run the image's commands from the project root, as the image does from /app.
+    assert [s.arguments for s in final if s.keyword == "WORKDIR"] == ["/app"]
     assert image_env()["PORT"] == "8000"
     assert image_env()["HOST"] == "0.0.0.0"  # noqa: S104 - a container must listen outside
 

@@ -17,7 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import alembic_config, postgres_only
-from tests.deploy_files import ROOT, final_stage
+from tests.deploy_files import final_stage
+from tests.legacy_schema import SHAPE_1
 from tests.migration_helpers import fetch, run_sql
 from tests.processes import (
     Processes,
@@ -213,8 +214,20 @@ async def test_production_refuses_unsafe_settings_in_one_line(
     assert reason in lines[0]
 
 
-def test_image_runs_from_the_project_root() -> None:
-    # The tests run the image's commands from the project root, as the image does from /app.
-    [workdir] = [step.arguments for step in final_stage() if step.keyword == "WORKDIR"]
-    assert workdir == "/app"
-    assert (ROOT / "app" / "prestart.py").is_file()
+@postgres_only
+async def test_pre_start_stops_with_one_clear_line_on_legacy_rows_it_cannot_adopt(
+    scratch_databases: NewDatabase, processes: Processes
+) -> None:
+    url = await scratch_databases()
+    await run_sql(
+        url,
+        SHAPE_1 + "INSERT INTO users (id, email, hashed_password, whatsapp_number) VALUES "
+        "('user_one', 'Ada@example.com', 'x', '1'), ('user_two', 'ada@EXAMPLE.com', 'x', '2');",
+    )
+    prestart = processes.start(PRESTART, container_environment(url))
+    assert await processes.wait(prestart) == 1
+    [failure] = [line for line in processes.output(prestart).splitlines() if "ERROR" in line]
+    assert "pre-start failed: cannot adopt" in failure
+    assert "(user_one, user_two)" in failure
+    assert "Ada@example.com" not in processes.output(prestart)  # ids, never emails
+    assert not await fetch(url, "SELECT 1 FROM pg_tables WHERE tablename = 'alembic_version'")
