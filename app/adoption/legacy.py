@@ -134,6 +134,16 @@ def _copy_rows(connection: Connection, columns: set[str]) -> None:
     )
 
 
+def _log_dropped_columns(connection: Connection) -> None:
+    """Name the legacy columns the new schema has no place for (store_url: links are slugs)."""
+    inspector = inspect(connection)
+    for table in LEGACY_TABLES:
+        new = {column["name"] for column in inspector.get_columns(table)}
+        old = {column["name"] for column in inspector.get_columns(table, schema=SCRATCH_SCHEMA)}
+        if old - new:
+            logger.info("not carried over from %s: %s", table, ", ".join(sorted(old - new)))
+
+
 def _executemany(connection: Connection, statement: str, rows: Iterable[dict[str, str]]) -> None:
     params = list(rows)
     if params:
@@ -165,6 +175,7 @@ def adopt_legacy_database(connection: Connection, create_schema: Callable[[], No
         # Indexes and constraints move with their table, so the new ones can take their names.
         connection.execute(text(f"ALTER TABLE {table} SET SCHEMA {SCRATCH_SCHEMA}"))
     create_schema()
+    _log_dropped_columns(connection)
     _copy_rows(connection, columns)
     _executemany(
         connection,
