@@ -1,5 +1,7 @@
 """Start the app's own processes (pre-start, server) as the Docker image does, and stop them."""
 
+import asyncio
+import gzip
 import os
 import signal
 import socket
@@ -126,3 +128,32 @@ def worker_count(pid: int) -> int:
         if f"\nPPid:\t{pid}\n" in status and b"spawn_main" in cmdline:
             count += 1
     return count
+
+
+@dataclass
+class FakeSentry:
+    """An HTTP endpoint standing in for Sentry's ingest: it records each envelope it is sent."""
+
+    port: int = 0
+    envelopes: list[bytes] = field(default_factory=list)
+    # A slow ingest: envelopes captured meanwhile wait in the SDK's queue.
+    answer_after: float = 1.0
+
+    @property
+    def dsn(self) -> str:
+        return f"http://public@127.0.0.1:{self.port}/1"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        headers = dict(
+            line.split(": ", 1) for line in head.decode("latin-1").split("\r\n")[1:] if ": " in line
+        )
+        lowered = {key.lower(): value for key, value in headers.items()}
+        body = await reader.readexactly(int(lowered.get("content-length", "0")))
+        if lowered.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.envelopes.append(body)
+        await asyncio.sleep(self.answer_after)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        await writer.drain()
+        writer.close()

@@ -21,6 +21,7 @@ from tests.deploy_files import final_stage
 from tests.legacy_schema import SHAPE_1
 from tests.migration_helpers import fetch, run_sql
 from tests.processes import (
+    FakeSentry,
     Processes,
     container_environment,
     free_port,
@@ -231,3 +232,36 @@ async def test_pre_start_stops_with_one_clear_line_on_legacy_rows_it_cannot_adop
     assert "(user_one, user_two)" in failure
     assert "Ada@example.com" not in processes.output(prestart)  # ids, never emails
     assert not await fetch(url, "SELECT 1 FROM pg_tables WHERE tablename = 'alembic_version'")
+
+
+@postgres_only
+async def test_sigterm_flushes_sentry_events_before_the_process_ends(
+    database_url: str, processes: Processes
+) -> None:
+    sentry = FakeSentry()
+    ingest = await asyncio.start_server(sentry.handle, "127.0.0.1", 0)
+    sentry.port = ingest.sockets[0].getsockname()[1]
+    port = free_port()
+    env = container_environment(
+        database_url, PORT=str(port), WEB_CONCURRENCY="1", SENTRY_FLUSH_SECONDS="3"
+    )
+    env["SENTRY_DSN"] = sentry.dsn
+    async with ingest:
+        server = processes.start(SERVE, env)
+        await wait_until_live(processes, server, port)
+        event_ids = []
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            # The first event keeps the (slow) ingest busy; the second is still queued at SIGTERM.
+            for _ in range(2):
+                sent = await http.get(
+                    "/api/sentry/test-message",
+                    headers={"X-Sentry-Test-Token": env["SENTRY_TEST_TOKEN"]},
+                )
+                assert sent.status_code == 200, sent.text
+                event_ids.append(sent.json()["event_id"])
+        server.send_signal(signal.SIGTERM)
+        # A single uvicorn process re-raises SIGTERM once it has shut down gracefully.
+        assert await processes.wait(server, limit=30) == -signal.SIGTERM
+    assert "Application shutdown complete" in processes.output(server)
+    for event_id in event_ids:
+        assert any(event_id.encode() in envelope for envelope in sentry.envelopes), event_id
