@@ -1,10 +1,11 @@
 """Alembic environment: async engine from the app's settings, models' metadata as the target."""
 
 import asyncio
+import logging
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, pool
+from sqlalchemy import Connection, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import get_settings
@@ -15,6 +16,20 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+logger = logging.getLogger("alembic.env")
+# Any fixed 64-bit number, the same in every instance: instances that start together (Render's
+# free type migrates at start-up) take turns, and the later ones find the schema at head.
+MIGRATION_LOCK_KEY = 0x5156_4D49_4752_4154
+
+
+def take_migration_lock(connection: Connection) -> None:
+    """Hold a PostgreSQL advisory lock until the migration's transaction ends."""
+    if connection.dialect.name != "postgresql":
+        return
+    key = {"key": MIGRATION_LOCK_KEY}
+    if not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), key):
+        logger.info("another instance is running migrations; waiting for it to finish")
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
 
 
 def database_url() -> str:
@@ -35,6 +50,8 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
+    # Taken before Alembic reads the current revision, inside the one migration transaction.
+    take_migration_lock(connection)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -2,14 +2,16 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 
+import anyio.to_thread
+import sentry_sdk
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from app.api.router import include_routes
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, get_settings, load_settings
 from app.core.db import create_engine, create_session_factory
 from app.core.errors import install_error_handlers
 from app.core.events import configure_events
@@ -47,6 +49,10 @@ class QuickVendorAPI(FastAPI):
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await app.state.storage.close()
+    # The server has finished the in-flight requests; their Sentry events must leave before the
+    # process does, but a slow Sentry must not hold up the shutdown for long.
+    flush = partial(sentry_sdk.flush, timeout=app.state.settings.SENTRY_SHUTDOWN_TIMEOUT)
+    await anyio.to_thread.run_sync(flush)
     await app.state.engine.dispose()
 
 
@@ -84,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 @lru_cache
 def _default_app() -> FastAPI:
-    return create_app()
+    return create_app(load_settings())
 
 
 def __getattr__(name: str) -> FastAPI:

