@@ -25,7 +25,7 @@ from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-TABLES = ("sessions", "products", "users")
+TABLES = ("sessions", "products", "users", "rate_limit_counters")
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
 FAST_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 FRONTEND = "http://localhost:3000"
@@ -89,6 +89,11 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "FRONTEND_URL": FRONTEND,
         "CORS_ORIGINS": [FRONTEND],
         "SENTRY_DSN": None,
+        # Off unless a test turns them on (tests/test_rate_limits.py): suites register and log in
+        # many vendors from one address and click products repeatedly on purpose.
+        "RATE_LIMIT_ENABLED": False,
+        "REDIS_URL": None,
+        "TRUSTED_PROXIES": [],
         **FAST_HASHING,
     }
     values.update(overrides)

@@ -7,6 +7,7 @@ from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -22,6 +23,8 @@ async def read_fields(request: Request) -> tuple[dict[str, Any], dict[str, Uploa
     if media_type in FORM_TYPES:
         try:
             form = await request.form()
+        except StarletteHTTPException:
+            raise  # the body limit's 413 (or Starlette's own 400) is already the right answer
         except Exception as exc:  # multipart parser errors have no common base class
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "Malformed form body") from exc
         fields: dict[str, Any] = {}
@@ -36,7 +39,7 @@ async def read_fields(request: Request) -> tuple[dict[str, Any], dict[str, Uploa
         raw = await request.body()
         try:
             data = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # incl. decode errors, 5000-digit numbers
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "Malformed JSON body") from exc
         if not isinstance(data, dict):
             raise RequestValidationError(

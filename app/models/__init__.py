@@ -2,7 +2,8 @@
 
 from app.models.base import Base
 from app.models.product import IMAGE_SLOTS, Product
+from app.models.rate_limit import RateLimitCounter
 from app.models.session import UserSession
 from app.models.user import User
 
-__all__ = ["IMAGE_SLOTS", "Base", "Product", "User", "UserSession"]
+__all__ = ["IMAGE_SLOTS", "Base", "Product", "RateLimitCounter", "User", "UserSession"]

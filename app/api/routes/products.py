@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 
-from app.api.deps import CurrentUser, PageDep, SessionDep
+from app.api.deps import CurrentUser, PageDep, SessionDep, SettingsDep
 from app.api.forms import parse_as, read_fields
+from app.api.limits import LimiterDep, first_click
 from app.api.responses import errors, json_or_form_body
 from app.models import IMAGE_SLOTS, Product
 from app.schemas.common import Message
@@ -48,7 +49,7 @@ async def list_products(
     "",
     response_model=ProductOut,
     status_code=status.HTTP_201_CREATED,
-    responses=errors(400, 401, 403, 415, 422),
+    responses=errors(400, 401, 403, 413, 415, 422),
     openapi_extra=json_or_form_body(ProductCreate, files=IMAGE_FIELDS),
 )
 async def create_product(request: Request, user: CurrentUser, session: SessionDep) -> ProductOut:
@@ -68,7 +69,7 @@ async def read_product(product: OwnedProduct) -> ProductOut:
 @router.put(
     "/{product_id}",
     response_model=ProductOut,
-    responses=errors(400, 401, 403, 404, 415, 422),
+    responses=errors(400, 401, 403, 404, 413, 415, 422),
     openapi_extra=json_or_form_body(ProductUpdate, files=IMAGE_FIELDS),
 )
 async def update_product(
@@ -90,8 +91,18 @@ async def delete_product(product: OwnedProduct, session: SessionDep) -> None:
 
 
 @router.post("/{product_id}/track-click", response_model=Message, responses=errors(404, 422))
-async def track_click(product_id: ProductId, session: SessionDep) -> Message:
-    """Count a shopper's tap on "Chat on WhatsApp" for an available product."""
-    if not await products_service.track_click(session, product_id=product_id):
+async def track_click(
+    request: Request,
+    product_id: ProductId,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+) -> Message:
+    """Count a shopper's tap on "Chat on WhatsApp"; repeats within the window are not counted."""
+    if await first_click(request, limiter, settings, product_id=product_id):
+        found = await products_service.track_click(session, product_id=product_id)
+    else:
+        found = await products_service.is_clickable(session, product_id=product_id)
+    if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return Message(message="Click tracked successfully")

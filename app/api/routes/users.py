@@ -1,8 +1,9 @@
 """Vendor registration, profile and store settings."""
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, status
 
 from app.api.deps import AuthDep, CurrentUser, HasherDep, SessionDep, SettingsDep
+from app.api.limits import limit_registration
 from app.api.responses import errors
 from app.schemas.user import (
     AccountDeletion,
@@ -22,7 +23,8 @@ router = APIRouter(prefix="/api/users", tags=["users"])
     "/register",
     response_model=UserProfile,
     status_code=status.HTTP_201_CREATED,
-    responses=errors(409, 422),
+    responses=errors(409, 413, 422, 429),
+    dependencies=[Depends(limit_registration)],
 )
 async def register(
     data: RegisterRequest, session: SessionDep, settings: SettingsDep, hasher: HasherDep
