@@ -135,7 +135,9 @@ class RateLimiter:
         self._skip_until = 0.0
 
     def key(self, name: str, *identity: str) -> str:
-        digest = hmac.new(self._secret, "\x1f".join(identity).encode(), hashlib.sha256)
+        # surrogatepass: a client-chosen lone surrogate must not make the key (and the limit) fail.
+        raw = "\x1f".join(identity).encode("utf-8", "surrogatepass")
+        digest = hmac.new(self._secret, raw, hashlib.sha256)
         return f"{name}:{digest.hexdigest()[:40]}"
 
     async def hit(self, name: str, *identity: str, window: int) -> Hit | None:

@@ -20,6 +20,12 @@ JWT_ALGORITHM = "HS256"
 BCRYPT_MAX_BYTES = 72
 
 
+def _utf8(password: str) -> bytes:
+    # surrogatepass: a lone surrogate (sendable as a JSON escape) hashes instead of raising;
+    # every real password encodes exactly as before.
+    return password.encode("utf-8", "surrogatepass")
+
+
 class PasswordHasher:
     def __init__(self, settings: Settings) -> None:
         self._argon2 = Argon2Hasher(
@@ -32,18 +38,18 @@ class PasswordHasher:
         self._dummy_hash: str | None = None
 
     def hash_sync(self, password: str) -> str:
-        return self._argon2.hash(password)
+        return self._argon2.hash(_utf8(password))
 
     def verify_and_update_sync(self, password: str, hashed: str) -> tuple[bool, str | None]:
         """Check a password; also returns a fresh Argon2 hash when the stored one is outdated."""
         if self._bcrypt.identify(hashed):
             try:
-                ok = self._bcrypt.verify(password.encode()[:BCRYPT_MAX_BYTES], hashed)
+                ok = self._bcrypt.verify(_utf8(password)[:BCRYPT_MAX_BYTES], hashed)
             except ValueError:
                 return False, None
-            return ok, self._argon2.hash(password) if ok else None
+            return ok, self.hash_sync(password) if ok else None
         try:
-            return self._context.verify_and_update(password, hashed)
+            return self._context.verify_and_update(_utf8(password), hashed)
         except (UnknownHashError, ValueError):
             return False, None
 
@@ -51,7 +57,7 @@ class PasswordHasher:
         """Spend the same time as a real check, so an unknown email is not faster to reject."""
         if self._dummy_hash is None:
             self._dummy_hash = self._argon2.hash("dummy-password-for-timing")
-        self._argon2.verify(password, self._dummy_hash)
+        self._argon2.verify(_utf8(password), self._dummy_hash)
 
     async def hash(self, password: str) -> str:
         return await anyio.to_thread.run_sync(self.hash_sync, password)
