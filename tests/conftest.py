@@ -105,17 +105,21 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A direct connection for assertions about what was stored; tables emptied afterwards."""
-    engine = create_async_engine(database_url)
-    yield engine
+async def empty_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
         else:
             for table in TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A direct connection for assertions about what was stored; tables emptied afterwards."""
+    engine = create_async_engine(database_url)
+    yield engine
+    await empty_tables(engine)
     await engine.dispose()
 
 
