@@ -149,4 +149,6 @@ def test_schema_documents_the_error_statuses(api_schema: schemathesis.BaseSchema
     raw = api_schema.raw_schema
     login = raw["paths"]["/api/auth/login"]["post"]["responses"]
     assert {"401", "413", "422", "429", "503"} <= set(login)
-    assert "429" in raw["paths"]["/api/users/register"]["post"]["responses"]
+    # schemathesis found an undocumented 400 (a body that is not UTF-8) on the JSON routes.
+    assert {"400", "413", "429"} <= set(raw["paths"]["/api/users/register"]["post"]["responses"])
+    assert "400" in raw["paths"]["/api/users/me/store"]["put"]["responses"]
