@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 source scripts/_uv.sh
 "${UV[@]}" sync --locked --no-dev
 "${UV[@]}" run --no-sync alembic upgrade head
-exec "${UV[@]}" run --no-sync uvicorn app.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
+# --no-proxy-headers: the app alone decides whose X-Forwarded-For to believe (TRUSTED_PROXIES).
+exec "${UV[@]}" run --no-sync uvicorn app.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
+  --no-proxy-headers

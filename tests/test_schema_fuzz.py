@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import PASSWORD, empty_tables
 from tests.servers import running_api, server_env
 
-POSITIVE_EXAMPLES = 20
-NEGATIVE_EXAMPLES = 8
+POSITIVE_EXAMPLES = 15
+NEGATIVE_EXAMPLES = 6
 # Operations that end or replace the session they are called with get a token of their own.
 SESSION_ENDING = {"/api/auth/logout", "/api/auth/refresh", "/api/users/me/password"}
 # Raises on purpose, so operators can see an error reach Sentry.

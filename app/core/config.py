@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     ARGON2_TIME_COST: int = Field(default=2, ge=1)
     ARGON2_MEMORY_COST: int = Field(default=19_456, ge=8)
     ARGON2_PARALLELISM: int = Field(default=1, ge=1)
+    # Password hashes computed at once per worker; more wait their turn.
+    PASSWORD_HASH_CONCURRENCY: int = Field(default=2, ge=1)
 
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     FRONTEND_URL: str = "http://localhost:3000"

@@ -6,6 +6,7 @@ Hashing is CPU-bound for tens of milliseconds, so the async helpers run it in a 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import anyio.to_thread
 import jwt
 from pwdlib import PasswordHash
@@ -36,6 +37,10 @@ class PasswordHasher:
         self._bcrypt = BcryptHasher()
         self._context = PasswordHash((self._argon2, self._bcrypt))
         self._dummy_hash: str | None = None
+        # Each Argon2 run holds ARGON2_MEMORY_COST KiB: a login flood queues here instead of
+        # growing the worker's memory (and starving other requests of CPU) without bound.
+        self._concurrency = settings.PASSWORD_HASH_CONCURRENCY
+        self._limiter: anyio.CapacityLimiter | None = None
 
     def hash_sync(self, password: str) -> str:
         return self._argon2.hash(_utf8(password))
@@ -59,14 +64,22 @@ class PasswordHasher:
             self._dummy_hash = self._argon2.hash("dummy-password-for-timing")
         self._argon2.verify(_utf8(password), self._dummy_hash)
 
+    def _threads(self) -> anyio.CapacityLimiter:
+        # Created on first use: a limiter belongs to the running event loop.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._concurrency)
+        return self._limiter
+
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self.hash_sync, password)
+        return await anyio.to_thread.run_sync(self.hash_sync, password, limiter=self._threads())
 
     async def verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
-        return await anyio.to_thread.run_sync(self.verify_and_update_sync, password, hashed)
+        return await anyio.to_thread.run_sync(
+            self.verify_and_update_sync, password, hashed, limiter=self._threads()
+        )
 
     async def dummy_verify(self, password: str) -> None:
-        await anyio.to_thread.run_sync(self.dummy_verify_sync, password)
+        await anyio.to_thread.run_sync(self.dummy_verify_sync, password, limiter=self._threads())
 
 
 @dataclass(frozen=True, slots=True)
