@@ -7,6 +7,7 @@ fails half way leaves nothing behind. Time bounds are generous: they catch hangs
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -67,10 +68,14 @@ def cluster() -> Iterator[PrivateCluster]:
 
 
 @pytest.fixture(scope="module")
-def api(cluster: PrivateCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("faults") / "server.log"
+def api_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("faults") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def api(cluster: PrivateCluster, api_log: Path) -> Iterator[str]:
     env = server_env(cluster.url("qv"), **SERVER_SETTINGS)
-    with running_api(env, log, workers=2) as base_url:
+    with running_api(env, api_log, workers=2) as base_url:
         yield base_url
 
 
@@ -137,7 +142,7 @@ def wait_for_health(base_url: str, status: int) -> None:
 
 
 def test_outage_answers_503_then_recovers_without_restart(
-    cluster: PrivateCluster, api: str, seeded: dict[str, Any]
+    cluster: PrivateCluster, api: str, seeded: dict[str, Any], api_log: Path
 ) -> None:
     routes = database_routes(seeded)
     assert call(api, "GET", "/api/health", {}).status_code == 200
@@ -157,6 +162,11 @@ def test_outage_answers_503_then_recovers_without_restart(
         for method, path, kwargs in routes:
             response = call(api, method, path, kwargs)
             assert response.status_code < 500, (path, response.text)
+    # The outage was logged, without the emails, passwords or tokens of the failed requests.
+    log = api_log.read_text(errors="replace")
+    assert "database unavailable" in log
+    secrets = ("ada@example.com", "new@example.com", PASSWORD, seeded["headers"]["Authorization"])
+    assert not [secret for secret in secrets if secret in log]
 
 
 def test_password_change_failing_half_way_leaves_nothing(

@@ -17,7 +17,7 @@ from starlette.types import Message
 
 from app.main import create_app
 from app.models import IMAGE_SLOTS
-from tests.conftest import client_for, create_product, make_settings, vendor
+from tests.conftest import FRONTEND, PASSWORD, client_for, create_product, make_settings, vendor
 
 JSON_LIMIT = 4096
 FORM_LIMIT = 64 * 1024
@@ -319,3 +319,17 @@ async def test_hsts_in_production(database_url: str, engine: AsyncEngine) -> Non
                 )
     finally:
         await application.state.engine.dispose()
+
+
+async def test_cookie_auth_changes_need_our_origin(client: httpx.AsyncClient) -> None:
+    """The login cookie rides along on cross-site requests; only the frontend may use it."""
+    await vendor(client)
+    await client.post("/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert client.cookies.get("access_token")
+    product = {"name": "Dress", "price": "10"}
+    for origin in ({"Origin": "https://evil.example"}, {}, {"Referer": "https://evil.example/x"}):
+        refused = await client.post("/api/products", json=product, headers=origin)
+        assert_error(refused, 403)
+    assert (await client.get("/api/products")).status_code == 200  # reads are not changes
+    allowed = await client.post("/api/products", json=product, headers={"Origin": FRONTEND})
+    assert allowed.status_code == 201, allowed.text

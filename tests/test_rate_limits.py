@@ -3,6 +3,8 @@ Retry-After in the usual error shape, key on the client address behind trusted p
 and fail open when Redis is away. Both stores run every test.
 """
 
+import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.main import create_app
 from app.models import RateLimitCounter, User, UserSession
 from app.models.base import utcnow
-from app.services.maintenance import purge_stale_rows
+from app.services.maintenance import maintenance_loop, purge_stale_rows
 from tests.conftest import PASSWORD, client_for, create_product, make_settings, register, vendor
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
@@ -53,6 +55,14 @@ async def limited_app(
     for application in built:
         await application.state.rate_limiter.close()
         await application.state.engine.dispose()
+
+
+@pytest.fixture
+async def db_limited_app(database_url: str, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    """An app with limits on and their counters in the database."""
+    application = create_app(make_settings(database_url, RATE_LIMIT_ENABLED=True))
+    yield application
+    await application.state.engine.dispose()
 
 
 def from_ip(ip: str) -> dict[str, str]:
@@ -107,6 +117,17 @@ async def test_account_lockout_is_per_address_and_hides_existence(
         # The attacker's failures do not lock the vendor out from their own network.
         response = await try_login(client, "ada@example.com", PASSWORD, ip="198.51.100.20")
         assert response.status_code == 200, response.text
+
+
+async def test_counter_keys_hold_no_email_or_address(
+    db_limited_app: FastAPI, engine: AsyncEngine
+) -> None:
+    async with client_for(db_limited_app) as client:
+        await try_login(client, "Ada.Secret@example.com", "wrong")
+    async with engine.connect() as conn:
+        keys = list((await conn.execute(text("SELECT key FROM rate_limit_counters"))).scalars())
+    assert {key.split(":")[0] for key in keys} == {"login-ip", "login-account"}
+    assert not any("ada" in key.lower() or "127.0.0.1" in key for key in keys)
 
 
 async def test_success_clears_failed_attempts(limited_app: AppFactory) -> None:
@@ -215,43 +236,66 @@ async def test_limits_fail_open_when_redis_is_away(
 
 
 async def test_purge_removes_dead_sessions_and_closed_windows(
-    database_url: str, engine: AsyncEngine
+    db_limited_app: FastAPI, engine: AsyncEngine
 ) -> None:
-    app = create_app(make_settings(database_url, RATE_LIMIT_ENABLED=True))
-    try:
-        async with client_for(app) as client:
-            await vendor(client)
-            await client.post("/api/auth/login", json={"email": "x@example.com", "password": "b"})
-        long_ago = utcnow() - timedelta(days=30)
-        async with app.state.session_factory() as session:
-            user_id = await session.scalar(select(User.id))
-            session.add_all(
-                [
-                    UserSession(
-                        id="session_expired",
-                        user_id=user_id,
-                        created_at=long_ago,
-                        expires_at=long_ago,
-                    ),
-                    UserSession(
-                        id="session_revoked",
-                        user_id=user_id,
-                        created_at=long_ago,
-                        expires_at=utcnow() + timedelta(days=1),
-                        revoked_at=long_ago,
-                    ),
-                    RateLimitCounter(key="old", hits=1, expires_at=0),
-                ]
-            )
-            await session.commit()
-        sessions, counters = await purge_stale_rows(
-            app.state.session_factory, app.state.rate_limiter, retention=timedelta(days=7)
+    app = db_limited_app
+    async with client_for(app) as client:
+        await vendor(client)
+        await client.post("/api/auth/login", json={"email": "x@example.com", "password": "b"})
+    long_ago = utcnow() - timedelta(days=30)
+    async with app.state.session_factory() as session:
+        user_id = await session.scalar(select(User.id))
+        session.add_all(
+            [
+                UserSession(
+                    id="session_expired", user_id=user_id, created_at=long_ago, expires_at=long_ago
+                ),
+                UserSession(
+                    id="session_revoked",
+                    user_id=user_id,
+                    created_at=long_ago,
+                    expires_at=utcnow() + timedelta(days=1),
+                    revoked_at=long_ago,
+                ),
+                RateLimitCounter(key="old", hits=1, expires_at=0),
+            ]
         )
-        assert (sessions, counters) == (2, 1)
-        async with engine.connect() as conn:
-            left = (await conn.execute(text("SELECT id FROM sessions"))).scalars().all()
-            keys = (await conn.execute(text("SELECT key FROM rate_limit_counters"))).scalars()
-            assert len(left) == 1 and not left[0].startswith("session_e")
-            assert all(key != "old" for key in keys)
+        await session.commit()
+    sessions, counters = await purge_stale_rows(
+        app.state.session_factory, app.state.rate_limiter, retention=timedelta(days=7)
+    )
+    assert (sessions, counters) == (2, 1)
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT id FROM sessions"))).scalars().all()
+        keys = (await conn.execute(text("SELECT key FROM rate_limit_counters"))).scalars()
+        assert len(left) == 1 and not left[0].startswith("session_e")
+        assert all(key != "old" for key in keys)
+
+
+async def test_maintenance_loop_keeps_purging(db_limited_app: FastAPI, engine: AsyncEngine) -> None:
+    app = db_limited_app
+    loop = asyncio.create_task(
+        maintenance_loop(
+            app.state.session_factory,
+            app.state.rate_limiter,
+            retention=timedelta(days=7),
+            interval=0.05,
+        )
+    )
+    try:
+        for round_number in range(2):  # a second round proves the loop goes on
+            async with app.state.session_factory() as session:
+                session.add(RateLimitCounter(key=f"stale-{round_number}", hits=1, expires_at=0))
+                await session.commit()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                async with engine.connect() as conn:
+                    left = await conn.scalar(text("SELECT count(*) FROM rate_limit_counters"))
+                if left == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert left == 0
     finally:
-        await app.state.engine.dispose()
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
