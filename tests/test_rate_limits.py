@@ -150,6 +150,22 @@ async def test_forwarded_for_is_ignored_from_untrusted_peers(limited_app: AppFac
         assert_429(await try_login(client, "y@example.com", "bad", ip="192.0.2.99"))
 
 
+async def test_client_behind_a_proxy_chain(limited_app: AppFactory) -> None:
+    """Render-like chain: the trusted peer relays `<client's own header>, <client>, <edge>`."""
+    app = limited_app(LOGIN_IP_LIMIT=2, TRUSTED_PROXIES=["127.0.0.1"], TRUSTED_PROXY_EXTRA_HOPS=1)
+    async with client_for(app) as client:
+        for index in range(2):
+            chain = f"10.9.9.{index}, 203.0.113.50, 104.16.0.{index}"
+            response = await try_login(client, "x@example.com", "bad", ip=chain)
+            assert response.status_code == 401
+        # Whatever the client prepends and whichever edge relays it, the client is the same.
+        assert_429(
+            await try_login(client, "x@example.com", "bad", ip="1.2.3.4, 203.0.113.50, 104.16.0.9")
+        )
+        other = await try_login(client, "x@example.com", "bad", ip="203.0.113.51, 104.16.0.1")
+        assert other.status_code == 401
+
+
 async def test_registration_is_limited_per_address(limited_app: AppFactory) -> None:
     app = limited_app(REGISTER_IP_LIMIT=2, TRUSTED_PROXIES=["127.0.0.1"])
     async with client_for(app) as client:
