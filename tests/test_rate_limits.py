@@ -218,7 +218,12 @@ async def test_click_counts_once_per_client_and_window(
         count = await conn.scalar(
             text("SELECT click_count FROM products WHERE id = :id"), {"id": product["id"]}
         )
+        counters = await conn.scalar(
+            text("SELECT count(*) FROM rate_limit_counters WHERE key LIKE 'click:%'")
+        )
     assert count == 2
+    if not app.state.settings.REDIS_URL:
+        assert counters == 2  # made-up and hidden products left no counter behind
 
 
 async def test_limits_fail_open_when_redis_is_away(

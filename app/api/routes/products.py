@@ -99,10 +99,9 @@ async def track_click(
     limiter: LimiterDep,
 ) -> Message:
     """Count a shopper's tap on "Chat on WhatsApp"; repeats within the window are not counted."""
-    if await first_click(request, limiter, settings, product_id=product_id):
-        found = await products_service.track_click(session, product_id=product_id)
-    else:
-        found = await products_service.is_clickable(session, product_id=product_id)
-    if not found:
+    # Existence first, so made-up product ids never create rate-limit counters.
+    if not await products_service.is_clickable(session, product_id=product_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if await first_click(request, limiter, settings, product_id=product_id):
+        await products_service.track_click(session, product_id=product_id)
     return Message(message="Click tracked successfully")
