@@ -1,7 +1,11 @@
 """Application factory: settings, Sentry, FastAPI(lifespan), middleware, routes, errors."""
 
+import asyncio
+import contextlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import lru_cache, partial
 
 import anyio.to_thread
@@ -11,18 +15,25 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from app.api.router import include_routes
+from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings, load_settings
 from app.core.db import create_engine, create_session_factory
 from app.core.errors import install_error_handlers
 from app.core.events import configure_events
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware, TrailingSlashMiddleware
+from app.core.proxy import ClientAddressMiddleware, TrustedProxies
+from app.core.rate_limit import build_rate_limiter
 from app.core.security import PasswordHasher
+from app.core.security_headers import SecurityHeadersMiddleware
 from app.core.sentry import init_sentry
 from app.schemas.common import Message
+from app.services.maintenance import maintenance_loop
 from app.storage import create_storage
 
 EXPOSED_HEADERS = ["X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
+# Routes that take product photos get the form limit; every other body the JSON one.
+PRODUCT_FORM_PATHS = re.compile(r"/api/products(/[^/]+)?")
 
 
 class QuickVendorAPI(FastAPI):
@@ -33,8 +44,13 @@ class QuickVendorAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
-        app: ASGIApp = CORSMiddleware(
+        app: ASGIApp = BodyLimitMiddleware(
             super().build_middleware_stack(),
+            default=settings.JSON_MAX_BYTES,
+            larger=[(PRODUCT_FORM_PATHS, settings.PRODUCT_FORM_MAX_BYTES)],
+        )
+        app = CORSMiddleware(
+            app,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
@@ -42,15 +58,31 @@ class QuickVendorAPI(FastAPI):
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
-        return TrailingSlashMiddleware(RequestContextMiddleware(app))
+        proxies = TrustedProxies(settings.TRUSTED_PROXIES, settings.TRUSTED_PROXY_EXTRA_HOPS)
+        app = RequestContextMiddleware(ClientAddressMiddleware(app, proxies))
+        hsts = settings.HSTS_MAX_AGE_SECONDS if settings.is_production else None
+        return SecurityHeadersMiddleware(TrailingSlashMiddleware(app), hsts_max_age=hsts)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    maintenance = asyncio.create_task(
+        maintenance_loop(
+            app.state.session_factory,
+            app.state.rate_limiter,
+            retention=timedelta(days=settings.SESSION_RETENTION_DAYS),
+            interval=settings.MAINTENANCE_INTERVAL_SECONDS,
+        )
+    )
     yield
     await app.state.storage.close()
     # The server has finished the in-flight requests; their Sentry events must leave before the
     # process does, but a slow Sentry must not hold up the shutdown for long.
+    maintenance.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await maintenance
+    await app.state.rate_limiter.close()
     flush = partial(sentry_sdk.flush, timeout=app.state.settings.SENTRY_SHUTDOWN_TIMEOUT)
     await anyio.to_thread.run_sync(flush)
     await app.state.engine.dispose()
@@ -77,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = create_session_factory(engine)
     app.state.hasher = PasswordHasher(settings)
     app.state.storage = create_storage(settings)
+    app.state.rate_limiter = build_rate_limiter(settings, engine)
     include_routes(app)
 
     @app.get("/", response_model=Message, tags=["root"])

@@ -25,7 +25,7 @@ from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-TABLES = ("store_aliases", "sessions", "products", "users")
+TABLES = ("store_aliases", "sessions", "products", "users", "rate_limit_counters")
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
 FAST_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 FRONTEND = "http://localhost:3000"
@@ -107,6 +107,11 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "FRONTEND_URL": FRONTEND,
         "CORS_ORIGINS": [FRONTEND],
         "SENTRY_DSN": None,
+        # Off unless a test turns them on (tests/test_rate_limits.py): suites register and log in
+        # many vendors from one address and click products repeatedly on purpose.
+        "RATE_LIMIT_ENABLED": False,
+        "REDIS_URL": None,
+        "TRUSTED_PROXIES": [],
         **FAST_HASHING,
     }
     values.update(overrides)
@@ -118,17 +123,21 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A direct connection for assertions about what was stored; tables emptied afterwards."""
-    engine = create_async_engine(database_url)
-    yield engine
+async def empty_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
         else:
             for table in TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A direct connection for assertions about what was stored; tables emptied afterwards."""
+    engine = create_async_engine(database_url)
+    yield engine
+    await empty_tables(engine)
     await engine.dispose()
 
 

@@ -76,7 +76,7 @@ async def read_fields(
         try:
             form = await request.form()
         except StarletteHTTPException:
-            raise
+            raise  # the body limit's 413 (or Starlette's own 400) is already the right answer
         except Exception as exc:  # multipart parser errors have no common base class
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "Malformed form body") from exc
         # Uploaded files are spooled to temporary files: closed when the request is done.
@@ -95,7 +95,7 @@ async def read_fields(
         raw = await request.body()
         try:
             data = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # incl. decode errors, 5000-digit numbers
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "Malformed JSON body") from exc
         if not isinstance(data, dict):
             raise RequestValidationError(

@@ -1,5 +1,6 @@
 """Application settings, read once from the environment (and a local `.env`)."""
 
+import ipaddress
 import json
 import math
 from functools import lru_cache
@@ -84,6 +85,8 @@ class Settings(BaseSettings):
     ARGON2_TIME_COST: int = Field(default=2, ge=1)
     ARGON2_MEMORY_COST: int = Field(default=19_456, ge=8)
     ARGON2_PARALLELISM: int = Field(default=1, ge=1)
+    # Password hashes computed at once per worker; more wait their turn.
+    PASSWORD_HASH_CONCURRENCY: int = Field(default=2, ge=1)
 
     CORS_ORIGINS: Annotated[list[str], NoDecode] = []
     FRONTEND_URL: str = "http://localhost:3000"
@@ -146,10 +149,44 @@ class Settings(BaseSettings):
     DB_WAIT_ATTEMPTS: int = Field(default=30, ge=1)
     DB_WAIT_INTERVAL: float = Field(default=2.0, gt=0)
 
-    @field_validator("CORS_ORIGINS", mode="before")
+    # Rate limits. Counters live in Redis when REDIS_URL is set (shared by every worker and
+    # instance; limits fail open with a logged warning while it is away), else in the database.
+    REDIS_URL: str | None = None
+    REDIS_TIMEOUT: float = Field(default=0.5, gt=0)
+    RATE_LIMIT_ENABLED: bool = True
+    LOGIN_IP_LIMIT: int = Field(default=10, ge=1)
+    LOGIN_IP_WINDOW_SECONDS: int = Field(default=60, ge=1)
+    LOGIN_ACCOUNT_LIMIT: int = Field(default=5, ge=1)
+    LOGIN_ACCOUNT_WINDOW_SECONDS: int = Field(default=900, ge=1)
+    REGISTER_IP_LIMIT: int = Field(default=5, ge=1)
+    REGISTER_IP_WINDOW_SECONDS: int = Field(default=3600, ge=1)
+    CLICK_DEDUP_WINDOW_SECONDS: int = Field(default=3600, ge=1)
+    # Peers (IPs or CIDR networks, "*" for any) whose X-Forwarded-For/-Proto are believed.
+    TRUSTED_PROXIES: Annotated[list[str], NoDecode] = []
+    # Proxies in the chain beyond the trusted peer whose addresses are not listed (Render's
+    # Cloudflare edge appends one): that many right-most X-Forwarded-For entries are skipped.
+    TRUSTED_PROXY_EXTRA_HOPS: int = Field(default=0, ge=0, le=5)
+    # Housekeeping: expired or revoked sessions and stale counters are deleted this long after.
+    SESSION_RETENTION_DAYS: int = Field(default=7, ge=0)
+    MAINTENANCE_INTERVAL_SECONDS: int = Field(default=900, ge=10)
+
+    # Request bodies over these sizes are refused with 413 before they are read whole.
+    JSON_MAX_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    PRODUCT_FORM_MAX_BYTES: int = Field(default=51 * 1024 * 1024, ge=1024)
+    HSTS_MAX_AGE_SECONDS: int = Field(default=31_536_000, ge=0)
+
+    @field_validator("CORS_ORIGINS", "TRUSTED_PROXIES", mode="before")
     @classmethod
-    def _parse_origins(cls, value: Any) -> Any:
+    def _parse_lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @field_validator("CORS_ORIGINS")
     @classmethod

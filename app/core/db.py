@@ -1,5 +1,6 @@
 """The async engine and session factory, configured per database backend."""
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,33 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.core.config import Settings
+
+# NUL cannot be stored in PostgreSQL text, and an unpaired surrogate (legal in a JSON "\ud800"
+# escape) cannot be encoded as UTF-8 by either driver.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class UnstorableTextError(ValueError):
+    """A statement parameter holds text no database here can store: the client sent it."""
+
+
+def _unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_unstorable(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_unstorable(item) for item in value)
+    return False
+
+
+def _refuse_unstorable_text(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    # One check where every value from a body, a form, a path or a query reaches the database,
+    # so none of them can turn into a driver error (a 500) or be stored mangled.
+    if _unstorable(parameters):
+        raise UnstorableTextError("text contains a NUL character or an unpaired surrogate")
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -30,9 +58,13 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(
-            settings.DATABASE_URL, connect_args={"timeout": 15}, pool_pre_ping=False
+            settings.DATABASE_URL,
+            connect_args={"timeout": 15},
+            pool_pre_ping=False,
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
         return engine
     connect_args: dict[str, Any] = {
         "command_timeout": max(settings.DB_STATEMENT_TIMEOUT_MS / 1000, 1) + 5,
@@ -43,15 +75,19 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "statement_timeout": str(settings.DB_STATEMENT_TIMEOUT_MS),
             "application_name": "quickvendor-api",
         }
-    return create_async_engine(
+    engine = create_async_engine(
         settings.DATABASE_URL,
         pool_size=settings.DB_POOL_SIZE,
         max_overflow=settings.DB_MAX_OVERFLOW,
         pool_timeout=settings.DB_POOL_TIMEOUT,
         pool_recycle=settings.DB_POOL_RECYCLE,
         pool_pre_ping=True,
+        # Error messages and logs then never carry statement parameters (emails, numbers).
+        hide_parameters=True,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

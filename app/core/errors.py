@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ExceptionHandler
 
 from app.core.context import current_request_id
+from app.core.db import UnstorableTextError
 from app.core.logging import UNHANDLED_LOGGER
 
 logger = logging.getLogger("app.errors")
@@ -63,6 +64,11 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return error_response(503, UNAVAILABLE, headers={"Retry-After": "5"})
 
 
+async def _unstorable_text(request: Request, exc: UnstorableTextError) -> JSONResponse:
+    issue = {"loc": ("body",), "msg": "Text must not contain NUL or unpaired surrogate characters"}
+    return validation_error_response([{**issue, "type": "string_unstorable"}])
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # No stack trace and no request data in the body; the request id finds both in the logs.
     unhandled_logger.error(
@@ -89,6 +95,7 @@ def install_error_handlers(app: FastAPI) -> None:
     handlers: dict[type[Exception], Any] = {
         StarletteHTTPException: _http_exception,
         RequestValidationError: _validation_error,
+        UnstorableTextError: _unstorable_text,
         PoolTimeoutError: _database_unavailable,
         ConnectionError: _database_unavailable,
         DBAPIError: _dbapi_error,

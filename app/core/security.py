@@ -6,6 +6,7 @@ Hashing is CPU-bound for tens of milliseconds, so the async helpers run it in a 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import anyio.to_thread
 import jwt
 from pwdlib import PasswordHash
@@ -20,6 +21,12 @@ JWT_ALGORITHM = "HS256"
 BCRYPT_MAX_BYTES = 72
 
 
+def _utf8(password: str) -> bytes:
+    # surrogatepass: a lone surrogate (sendable as a JSON escape) hashes instead of raising;
+    # every real password encodes exactly as before.
+    return password.encode("utf-8", "surrogatepass")
+
+
 class PasswordHasher:
     def __init__(self, settings: Settings) -> None:
         self._argon2 = Argon2Hasher(
@@ -30,20 +37,24 @@ class PasswordHasher:
         self._bcrypt = BcryptHasher()
         self._context = PasswordHash((self._argon2, self._bcrypt))
         self._dummy_hash: str | None = None
+        # Each Argon2 run holds ARGON2_MEMORY_COST KiB: a login flood queues here instead of
+        # growing the worker's memory (and starving other requests of CPU) without bound.
+        self._concurrency = settings.PASSWORD_HASH_CONCURRENCY
+        self._limiter: anyio.CapacityLimiter | None = None
 
     def hash_sync(self, password: str) -> str:
-        return self._argon2.hash(password)
+        return self._argon2.hash(_utf8(password))
 
     def verify_and_update_sync(self, password: str, hashed: str) -> tuple[bool, str | None]:
         """Check a password; also returns a fresh Argon2 hash when the stored one is outdated."""
         if self._bcrypt.identify(hashed):
             try:
-                ok = self._bcrypt.verify(password.encode()[:BCRYPT_MAX_BYTES], hashed)
+                ok = self._bcrypt.verify(_utf8(password)[:BCRYPT_MAX_BYTES], hashed)
             except ValueError:
                 return False, None
-            return ok, self._argon2.hash(password) if ok else None
+            return ok, self.hash_sync(password) if ok else None
         try:
-            return self._context.verify_and_update(password, hashed)
+            return self._context.verify_and_update(_utf8(password), hashed)
         except (UnknownHashError, ValueError):
             return False, None
 
@@ -51,16 +62,24 @@ class PasswordHasher:
         """Spend the same time as a real check, so an unknown email is not faster to reject."""
         if self._dummy_hash is None:
             self._dummy_hash = self._argon2.hash("dummy-password-for-timing")
-        self._argon2.verify(password, self._dummy_hash)
+        self._argon2.verify(_utf8(password), self._dummy_hash)
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        # Created on first use: a limiter belongs to the running event loop.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._concurrency)
+        return self._limiter
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self.hash_sync, password)
+        return await anyio.to_thread.run_sync(self.hash_sync, password, limiter=self._threads())
 
     async def verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
-        return await anyio.to_thread.run_sync(self.verify_and_update_sync, password, hashed)
+        return await anyio.to_thread.run_sync(
+            self.verify_and_update_sync, password, hashed, limiter=self._threads()
+        )
 
     async def dummy_verify(self, password: str) -> None:
-        await anyio.to_thread.run_sync(self.dummy_verify_sync, password)
+        await anyio.to_thread.run_sync(self.dummy_verify_sync, password, limiter=self._threads())
 
 
 @dataclass(frozen=True, slots=True)

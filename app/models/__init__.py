@@ -2,8 +2,17 @@
 
 from app.models.base import Base
 from app.models.product import IMAGE_SLOTS, Product
+from app.models.rate_limit import RateLimitCounter
 from app.models.session import UserSession
 from app.models.store_alias import StoreAlias
 from app.models.user import User
 
-__all__ = ["IMAGE_SLOTS", "Base", "Product", "StoreAlias", "User", "UserSession"]
+__all__ = [
+    "IMAGE_SLOTS",
+    "Base",
+    "Product",
+    "RateLimitCounter",
+    "StoreAlias",
+    "User",
+    "UserSession",
+]

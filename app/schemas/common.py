@@ -1,9 +1,22 @@
 """Shapes shared by several responses: money and the one error body."""
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer
+
+# Decimal() also reads "1_000", "١٢٣" (Arabic-Indic digits) and "Infinity"; a price typed into a
+# form is plain ASCII digits with an optional decimal point.
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
+
+
+def _plain_decimal_text(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        if not _PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError("must be a number such as 1500 or 1999.99")
+    return value
 
 
 def _money_to_json(value: Decimal) -> int | float:
@@ -14,6 +27,7 @@ def _money_to_json(value: Decimal) -> int | float:
 MoneyOut = Annotated[Decimal, PlainSerializer(_money_to_json, return_type=int | float)]
 MoneyIn = Annotated[
     Decimal,
+    BeforeValidator(_plain_decimal_text),
     Field(gt=0, lt=10**10, decimal_places=2, allow_inf_nan=False, examples=["1500", "1999.99"]),
 ]
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
@@ -118,3 +118,14 @@ async def rotate_token(
     session.add(row)
     await session.commit()
     return issued
+
+
+async def purge_sessions(session: AsyncSession, *, before: datetime) -> int:
+    """Delete sessions that expired or were revoked before `before`; their tokens are dead."""
+    result = await session.execute(
+        delete(UserSession).where(
+            (UserSession.expires_at < before) | (UserSession.revoked_at < before)
+        )
+    )
+    await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -145,3 +145,11 @@ async def track_click(session: AsyncSession, *, product_id: str) -> bool:
     )
     await session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def is_clickable(session: AsyncSession, *, product_id: str) -> bool:
+    """Whether a click on this product would count: it exists and is available."""
+    found = await session.scalar(
+        select(Product.id).where(Product.id == product_id, Product.is_available.is_(True))
+    )
+    return found is not None

@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from app.api.cookies import clear_auth_cookie, set_auth_cookie
 from app.api.deps import AuthDep, HasherDep, SessionDep, SettingsDep, TokenDep
 from app.api.forms import parse_as, read_fields
+from app.api.limits import LimiterDep, guard_login, login_succeeded
 from app.api.responses import errors, json_or_form_body
 from app.core.events import BusinessEvent, email_fingerprint, record_event
 from app.core.sentry import set_user_context
@@ -20,7 +21,7 @@ BAD_CREDENTIALS = "Incorrect email or password"
 @router.post(
     "/login",
     response_model=Token,
-    responses=errors(400, 401, 415, 422),
+    responses=errors(400, 401, 413, 415, 422, 429),
     openapi_extra=json_or_form_body(LoginRequest),
 )
 async def login(
@@ -29,12 +30,14 @@ async def login(
     session: SessionDep,
     settings: SettingsDep,
     hasher: HasherDep,
+    limiter: LimiterDep,
 ) -> Token:
     """Log in with email and password (JSON, or the OAuth2 form Swagger's Authorize sends)."""
     fields, _ = await read_fields(request)
     if "email" not in fields and "username" in fields:
         fields["email"] = fields["username"]
     data = parse_as(LoginRequest, fields)
+    await guard_login(request, limiter, settings, email=data.email)
     user = await auth_service.authenticate(
         session, hasher, email=data.email, password=data.password
     )
@@ -43,6 +46,7 @@ async def login(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"}
         )
+    await login_succeeded(request, limiter, email=data.email)
     set_user_context(user.id)
     record_event(BusinessEvent.LOGIN_SUCCEEDED, user_id=user.id)
     issued = await auth_service.issue_token(session, settings, user_id=user.id)

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 
 from app.api.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StorageDep
+from app.api.limits import LimiterDep, first_click
 from app.api.responses import errors, json_or_form_body
 from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
 from app.core.events import BusinessEvent, record_event
@@ -106,8 +107,17 @@ async def delete_product(product: OwnedProduct, session: SessionDep, storage: St
 
 
 @router.post("/{product_id}/track-click", response_model=Message, responses=errors(404, 422))
-async def track_click(product_id: ProductId, session: SessionDep) -> Message:
-    """Count a shopper's tap on "Chat on WhatsApp" for an available product."""
-    if not await products_service.track_click(session, product_id=product_id):
+async def track_click(
+    request: Request,
+    product_id: ProductId,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+) -> Message:
+    """Count a shopper's tap on "Chat on WhatsApp"; repeats within the window are not counted."""
+    # Existence first, so made-up product ids never create rate-limit counters.
+    if not await products_service.is_clickable(session, product_id=product_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if await first_click(request, limiter, settings, product_id=product_id):
+        await products_service.track_click(session, product_id=product_id)
     return Message(message="Click tracked successfully")

@@ -1,8 +1,9 @@
 """Vendor registration, profile and store settings."""
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, status
 
 from app.api.deps import AuthDep, CurrentUser, HasherDep, SessionDep, SettingsDep, StorageDep
+from app.api.limits import limit_registration
 from app.api.responses import errors
 from app.core.events import BusinessEvent, record_event
 from app.schemas.user import (
@@ -23,7 +24,8 @@ router = APIRouter(prefix="/api/users", tags=["users"])
     "/register",
     response_model=UserProfile,
     status_code=status.HTTP_201_CREATED,
-    responses=errors(409, 422),
+    responses=errors(400, 409, 413, 422, 429),
+    dependencies=[Depends(limit_registration)],
 )
 async def register(
     data: RegisterRequest, session: SessionDep, settings: SettingsDep, hasher: HasherDep
@@ -47,7 +49,7 @@ async def read_me(user: CurrentUser, settings: SettingsDep) -> UserProfile:
     return users_service.profile_of(user, settings)
 
 
-@router.patch("/me", response_model=UserProfile, responses=errors(401, 403, 422))
+@router.patch("/me", response_model=UserProfile, responses=errors(400, 401, 403, 413, 422))
 async def update_me(
     data: ProfileUpdate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> UserProfile:
@@ -58,7 +60,7 @@ async def update_me(
     return users_service.profile_of(user, settings)
 
 
-@router.put("/me/store", response_model=UserProfile, responses=errors(401, 403, 409, 422))
+@router.put("/me/store", response_model=UserProfile, responses=errors(400, 401, 403, 409, 413, 422))
 async def update_store(
     data: StoreSettingsUpdate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> UserProfile:
@@ -74,7 +76,7 @@ async def update_store(
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(400, 401, 403, 422),
+    responses=errors(400, 401, 403, 413, 422),
 )
 async def change_password(
     data: PasswordChange, auth: AuthDep, session: SessionDep, hasher: HasherDep
@@ -93,7 +95,9 @@ async def change_password(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Current password is incorrect") from None
 
 
-@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(400, 401, 403, 422))
+@router.delete(
+    "/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(400, 401, 403, 413, 422)
+)
 async def delete_me(
     data: AccountDeletion,
     user: CurrentUser,

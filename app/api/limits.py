@@ -1,0 +1,82 @@
+"""Who may try how often: login, registration and click counting, per client address.
+
+Login counts every attempt per address, and attempts per (normalised email, address) until one
+succeeds. The second is keyed on the submitted email whether or not an account exists, so a 429
+reveals nothing, and on the address too, so a stranger cannot lock a vendor out of every network.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from app.api.deps import SettingsDep
+from app.core.config import Settings
+from app.core.rate_limit import Hit, RateLimiter
+
+TOO_MANY_LOGINS = "Too many login attempts, please retry later"
+TOO_MANY_REGISTRATIONS = "Too many sign-ups from this network, please retry later"
+
+
+def client_ip(request: Request) -> str:
+    """The client's address (behind trusted proxies, the one they reported)."""
+    return request.client.host if request.client else "unknown"
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+LimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+def normalised_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _refuse_if_over(hit: Hit | None, limit: int, detail: str) -> None:
+    if hit is not None and hit.count > limit:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail,
+            headers={"Retry-After": str(hit.retry_after)},
+        )
+
+
+async def guard_login(
+    request: Request, limiter: RateLimiter, settings: Settings, *, email: str
+) -> None:
+    """Count a login attempt; 429 once the address or this email from it has tried too often."""
+    ip = client_ip(request)
+    per_ip = await limiter.hit("login-ip", ip, window=settings.LOGIN_IP_WINDOW_SECONDS)
+    _refuse_if_over(per_ip, settings.LOGIN_IP_LIMIT, TOO_MANY_LOGINS)
+    per_account = await limiter.hit(
+        "login-account",
+        normalised_email(email),
+        ip,
+        window=settings.LOGIN_ACCOUNT_WINDOW_SECONDS,
+    )
+    _refuse_if_over(per_account, settings.LOGIN_ACCOUNT_LIMIT, TOO_MANY_LOGINS)
+
+
+async def login_succeeded(request: Request, limiter: RateLimiter, *, email: str) -> None:
+    """The right password clears that email's failed attempts from this address."""
+    await limiter.reset("login-account", normalised_email(email), client_ip(request))
+
+
+async def limit_registration(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
+    """Count a sign-up attempt from this address; 429 past REGISTER_IP_LIMIT per window."""
+    hit = await limiter.hit(
+        "register-ip", client_ip(request), window=settings.REGISTER_IP_WINDOW_SECONDS
+    )
+    _refuse_if_over(hit, settings.REGISTER_IP_LIMIT, TOO_MANY_REGISTRATIONS)
+
+
+async def first_click(
+    request: Request, limiter: RateLimiter, settings: Settings, *, product_id: str
+) -> bool:
+    """Whether this is the client's first click on the product in the window (counted)."""
+    hit = await limiter.hit(
+        "click", product_id, client_ip(request), window=settings.CLICK_DEDUP_WINDOW_SECONDS
+    )
+    return hit is None or hit.count == 1

@@ -1,0 +1,63 @@
+"""Request body size limits per kind of route, enforced before the body is read whole.
+
+A declared Content-Length over the limit is answered 413 at once, without reading a byte; a
+body sent without one (chunked) is counted as it streams and cut off at the limit.
+"""
+
+import re
+from collections.abc import Sequence
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import error_response
+
+TOO_LARGE = "Request body too large"
+
+
+class BodyTooLargeError(HTTPException):
+    """Raised from `receive` so the route's error handling answers it in the usual shape."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"{TOO_LARGE} (limit {limit} bytes)")
+
+
+class BodyLimitMiddleware:
+    def __init__(
+        self, app: ASGIApp, default: int, larger: Sequence[tuple[re.Pattern[str], int]] = ()
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.larger = larger
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.larger:
+            if pattern.fullmatch(path):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response = error_response(
+                413, BodyTooLargeError(limit).detail, headers={"Connection": "close"}
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        await self.app(scope, counted_receive, send)

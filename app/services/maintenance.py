@@ -1,0 +1,48 @@
+"""Housekeeping run by every worker now and then: no table grows without bound."""
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.rate_limit import RateLimiter
+from app.models.base import utcnow
+from app.services.auth import purge_sessions
+
+logger = logging.getLogger("app.maintenance")
+
+
+async def purge_stale_rows(
+    factory: async_sessionmaker[AsyncSession], limiter: RateLimiter, *, retention: timedelta
+) -> tuple[int, int]:
+    """Delete long-dead sessions and closed rate-limit windows; returns both counts."""
+    async with factory() as session:
+        sessions = await purge_sessions(session, before=utcnow() - retention)
+    counters = await limiter.purge()
+    return sessions, counters
+
+
+async def maintenance_loop(
+    factory: async_sessionmaker[AsyncSession],
+    limiter: RateLimiter,
+    *,
+    retention: timedelta,
+    interval: float,
+) -> None:
+    """Purge forever; deletes are idempotent, so workers running it side by side is harmless."""
+    while True:
+        # Jitter keeps the workers of an instance from purging in the same second.
+        await asyncio.sleep(interval * random.uniform(0.5, 1.0))  # noqa: S311 - not security
+        try:
+            sessions, counters = await purge_stale_rows(factory, limiter, retention=retention)
+        except Exception as exc:  # the database may be away; try again next round
+            logger.warning("maintenance skipped: %s", type(exc).__name__)
+            continue
+        logger.info(
+            "maintenance: purged %d sessions, %d rate-limit counters",
+            sessions,
+            counters,
+            extra={"purged_sessions": sessions, "purged_counters": counters},
+        )

@@ -1,0 +1,290 @@
+"""Mixed-workload load and soak test against the real server on PostgreSQL.
+
+Starts uvicorn with several workers on a throw-away PostgreSQL database (or drives a server you
+already run, with --base-url), seeds vendors and products, then for --duration seconds runs
+storefront views, logins, product edits and clicks from --concurrency clients. Prints requests
+per second, latency percentiles per kind, the error count and the server's memory (RSS of the
+master and its workers) at start and end. Exits 1 if any request failed.
+
+    uv run python bench/load.py --duration 180 --workers 2 --concurrency 16
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "bench-password-123"
+# The workload's mix: storefront views dominate, as on a shared link.
+MIX = (("storefront", 60), ("click", 15), ("edit", 15), ("login", 10))
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    samples: list[str] = field(default_factory=list)
+
+    def record(self, kind: str, seconds: float, ok: bool, detail: str = "") -> None:
+        self.latencies[kind].append(seconds)
+        if not ok:
+            self.errors[kind] += 1
+            if len(self.samples) < 10:
+                self.samples.append(f"{kind}: {detail}")
+
+
+@dataclass
+class Vendor:
+    email: str
+    slug: str
+    headers: dict[str, str]
+    product_ids: list[str]
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in KiB (Linux /proc)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children[int(fields[1])].append(int(entry.name))
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        stack.extend(children.get(current, []))
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+async def admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    name = f"qv_bench_{uuid.uuid4().hex[:10]}"
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(admin(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+        )
+        yield url
+    finally:
+        asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def server(database_url: str, args: argparse.Namespace) -> Iterator[tuple[str, int]]:
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "development",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+        "LOG_LEVEL": "WARNING",
+        "SENTRY_DSN": "",
+        "REDIS_URL": args.redis_url or "",
+        # Limits stay on (their cost is part of the figures) but high enough for one client
+        # address that logs in and registers many times.
+        "LOGIN_IP_LIMIT": "1000000",
+        "LOGIN_ACCOUNT_LIMIT": "1000000",
+        "REGISTER_IP_LIMIT": "1000000",
+        "DB_POOL_SIZE": str(args.pool_size),
+        # As in production: without it glibc gives each hashing thread its own arena and keeps
+        # the freed Argon2 buffers, which reads as steady memory growth (see README).
+        "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+        "--port", str(args.port), "--workers", str(args.workers), "--no-proxy-headers",
+        "--no-access-log",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    base_url = f"http://127.0.0.1:{args.port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base_url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("server did not start")
+            time.sleep(0.2)
+        yield base_url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def seed(client: httpx.AsyncClient, vendors: int, products: int) -> list[Vendor]:
+    seeded = []
+    run = uuid.uuid4().hex[:6]
+    for index in range(vendors):
+        email = f"bench{run}{index}@example.com"
+        body = {"email": email, "password": PASSWORD, "whatsapp_number": "08012345678"}
+        registered = await client.post("/api/users/register", json=body)
+        registered.raise_for_status()
+        token = (
+            await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        ).json()["access_token"]
+        client.cookies.clear()
+        headers = {"Authorization": f"Bearer {token}"}
+        ids = []
+        for number in range(products):
+            created = await client.post(
+                "/api/products",
+                data={"name": f"Product {number}", "price": "1500", "description": "Ankara"},
+                headers=headers,
+            )
+            created.raise_for_status()
+            ids.append(created.json()["id"])
+        seeded.append(Vendor(email, registered.json()["store_slug"], headers, ids))
+    return seeded
+
+
+async def one_request(client: httpx.AsyncClient, vendor: Vendor, kind: str) -> httpx.Response:
+    if kind == "storefront":
+        return await client.get(f"/api/store/{vendor.slug}")
+    if kind == "click":
+        product = random.choice(vendor.product_ids)
+        return await client.post(f"/api/products/{product}/track-click")
+    if kind == "edit":
+        product = random.choice(vendor.product_ids)
+        price = f"{random.randint(100, 99999)}.{random.randint(0, 99):02d}"
+        return await client.put(
+            f"/api/products/{product}", json={"price": price}, headers=vendor.headers
+        )
+    response = await client.post(
+        "/api/auth/login", json={"email": vendor.email, "password": PASSWORD}
+    )
+    client.cookies.clear()
+    return response
+
+
+async def client_loop(base_url: str, vendors: list[Vendor], stop_at: float, stats: Stats) -> None:
+    kinds = [kind for kind, _ in MIX]
+    weights = [weight for _, weight in MIX]
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        while time.monotonic() < stop_at:
+            kind = random.choices(kinds, weights)[0]
+            started = time.perf_counter()
+            try:
+                response = await one_request(client, random.choice(vendors), kind)
+                ok = response.status_code < 400
+                detail = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                ok, detail = False, repr(exc)
+            stats.record(kind, time.perf_counter() - started, ok, detail)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
+
+
+def report(stats: Stats, elapsed: float, memory: tuple[int, int]) -> int:
+    everything = [value for values in stats.latencies.values() for value in values]
+    errors = sum(stats.errors.values())
+    print(f"\n{len(everything)} requests in {elapsed:.1f}s: {len(everything) / elapsed:.1f} req/s")
+    print(
+        f"{'kind':<11}{'count':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
+    )
+    for kind, values in [*sorted(stats.latencies.items()), ("all", everything)]:
+        failed = errors if kind == "all" else stats.errors.get(kind, 0)
+        print(
+            f"{kind:<11}{len(values):>8}{percentile(values, 50):>9.1f}"
+            f"{percentile(values, 90):>9.1f}{percentile(values, 99):>9.1f}"
+            f"{max(values) * 1000:>9.1f}{failed:>8}"
+        )
+    print(f"mean latency {statistics.fmean(everything) * 1000:.1f} ms; errors: {errors}")
+    start_kib, end_kib = memory
+    print(
+        f"server RSS (master + workers): start {start_kib / 1024:.1f} MiB, "
+        f"end {end_kib / 1024:.1f} MiB ({(end_kib - start_kib) / 1024:+.1f} MiB)"
+    )
+    for sample in stats.samples:
+        print("  failed:", sample)
+    return 1 if errors else 0
+
+
+async def drive(base_url: str, server_pid: int | None, args: argparse.Namespace) -> int:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        vendors = await seed(client, args.vendors, args.products)
+    warm = Stats()
+    await asyncio.gather(
+        *(client_loop(base_url, vendors, time.monotonic() + 5, warm) for _ in range(4))
+    )
+    start_kib = rss_kib(server_pid) if server_pid else 0
+    stats = Stats()
+    started = time.monotonic()
+    stop_at = started + args.duration
+    await asyncio.gather(
+        *(client_loop(base_url, vendors, stop_at, stats) for _ in range(args.concurrency))
+    )
+    elapsed = time.monotonic() - started
+    end_kib = rss_kib(server_pid) if server_pid else 0
+    return report(stats, elapsed, (start_kib, end_kib))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=180, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
+    parser.add_argument("--vendors", type=int, default=10)
+    parser.add_argument("--products", type=int, default=12, help="products per vendor")
+    parser.add_argument("--port", type=int, default=18610)
+    parser.add_argument("--pool-size", type=int, default=5, help="DB_POOL_SIZE per worker")
+    parser.add_argument(
+        "--database-server",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
+        help="PostgreSQL server on which a throw-away database is created and dropped",
+    )  # fmt: skip
+    parser.add_argument("--redis-url", default="", help="rate-limit counters in this Redis")
+    parser.add_argument("--base-url", help="drive this running server instead (no memory figures)")
+    args = parser.parse_args()
+    if args.base_url:
+        return asyncio.run(drive(args.base_url, None, args))
+    with throwaway_database(args.database_server) as url, server(url, args) as (base_url, pid):
+        return asyncio.run(drive(base_url, pid, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
