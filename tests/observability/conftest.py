@@ -5,7 +5,6 @@ After every test that used Bugsink, the raw JSON of every event it stored is sea
 personal data and tokens the test sent: none may be there.
 """
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -150,10 +149,6 @@ async def observe(
 ) -> AsyncIterator[Observe]:
     """Build the app with Sentry reporting to a fresh Bugsink project; settings as overrides."""
     made: list[Observed] = []
-    # The asyncio integration installs a task factory on the (session-wide) loop; later tests
-    # must run on the loop as it was, with no Sentry hub left behind in their tasks.
-    loop = asyncio.get_running_loop()
-    task_factory = loop.get_task_factory()
 
     async def factory(**overrides: Any) -> Observed:
         name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:50]
@@ -170,7 +165,6 @@ async def observe(
         sentry_sdk.flush(timeout=SENTRY_TIMEOUT)
         sentry_sdk.get_client().close(timeout=SENTRY_TIMEOUT)
         sentry_sdk.init(dsn=None)
-        loop.set_task_factory(task_factory)
         for observed in made:
             await observed.client.aclose()
             await observed.app.state.engine.dispose()
