@@ -33,7 +33,9 @@ from app.storage import create_storage
 
 EXPOSED_HEADERS = ["X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
 # Routes that take product photos get the form limit; every other body the JSON one.
-PRODUCT_FORM_PATHS = re.compile(r"/api/products(/[^/]+)?")
+# Routes that take photos: the outer limit lets them through; each route then holds every file
+# to its own, smaller limit (app/api/uploads.py).
+PHOTO_FORM_PATHS = re.compile(r"/api/products(/[^/]+(/images/upload)?)?|/api/users/me/banner")
 
 
 class QuickVendorAPI(FastAPI):
@@ -47,7 +49,7 @@ class QuickVendorAPI(FastAPI):
         app: ASGIApp = BodyLimitMiddleware(
             super().build_middleware_stack(),
             default=settings.JSON_MAX_BYTES,
-            larger=[(PRODUCT_FORM_PATHS, settings.PRODUCT_FORM_MAX_BYTES)],
+            larger=[(PHOTO_FORM_PATHS, settings.PRODUCT_FORM_MAX_BYTES)],
         )
         app = CORSMiddleware(
             app,

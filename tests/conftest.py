@@ -7,6 +7,7 @@ database is created (and dropped at the end); a SQLite URL names the file to use
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ TABLES = ("store_aliases", "sessions", "products", "users", "rate_limit_counters
 FAST_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 FRONTEND = "http://localhost:3000"
 PASSWORD = "correct-horse-42"
+TEST_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="quickvendor-test-media-"))
 
 
 def _server_url() -> str:
@@ -107,6 +109,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "FRONTEND_URL": FRONTEND,
         "CORS_ORIGINS": [FRONTEND],
         "SENTRY_DSN": None,
+        # Photos the tests upload stay out of the project folder.
+        "MEDIA_ROOT": TEST_MEDIA_ROOT,
         # Off unless a test turns them on (tests/test_rate_limits.py): suites register and log in
         # many vendors from one address and click products repeatedly on purpose.
         "RATE_LIMIT_ENABLED": False,

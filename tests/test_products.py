@@ -1,10 +1,12 @@
 """A vendor's products over the frontend's multipart form and JSON, and the click counter."""
 
 import asyncio
+import io
 from decimal import Decimal
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +22,9 @@ FRONTEND_FORM = {
 
 async def test_create_with_the_frontends_multipart_form(client: httpx.AsyncClient) -> None:
     headers = await vendor(client)
-    files = {"image_1": ("photo.jpg", b"not checked until the images issue", "image/jpeg")}
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), "orange").save(photo, "JPEG")
+    files = {"image_1": ("photo.jpg", photo.getvalue(), "image/jpeg")}
     for path in ("/api/products", "/api/products/"):
         response = await client.post(path, data=FRONTEND_FORM, files=files, headers=headers)
         assert response.status_code == 201, response.text
@@ -30,7 +34,8 @@ async def test_create_with_the_frontends_multipart_form(client: httpx.AsyncClien
         assert body["price"] == 15000 and isinstance(body["price"], int)
         assert body["is_available"] is True
         assert body["click_count"] == 0
-        assert body["image_urls"] == []
+        assert len(body["image_urls"]) == 1
+        assert body["images"] == [{"slot": 1, "url": body["image_urls"][0]}]
         assert body["description"] in (None, "")
         assert set(body) >= {"user_id", "created_at", "updated_at"}
         # Time-zone aware on SQLite too.
