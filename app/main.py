@@ -20,6 +20,7 @@ from app.core.config import Settings, get_settings, load_settings
 from app.core.db import create_engine, create_session_factory
 from app.core.errors import install_error_handlers
 from app.core.events import configure_events
+from app.core.http_cache import NoStoreForCredentialsMiddleware
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware, TrailingSlashMiddleware
 from app.core.proxy import ClientAddressMiddleware, TrustedProxies
@@ -61,6 +62,7 @@ class QuickVendorAPI(FastAPI):
             max_age=600,
         )
         proxies = TrustedProxies(settings.TRUSTED_PROXIES, settings.TRUSTED_PROXY_EXTRA_HOPS)
+        app = NoStoreForCredentialsMiddleware(app, cookie_name=settings.COOKIE_NAME)
         app = RequestContextMiddleware(ClientAddressMiddleware(app, proxies))
         hsts = settings.HSTS_MAX_AGE_SECONDS if settings.is_production else None
         return SecurityHeadersMiddleware(TrailingSlashMiddleware(app), hsts_max_age=hsts)

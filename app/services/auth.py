@@ -35,6 +35,9 @@ async def authenticate(
 ) -> User | None:
     """The user whose password matches, re-hashing an outdated (bcrypt) hash on the way."""
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    # End the read transaction before hashing: the pooled connection must not sit idle for the
+    # tens of milliseconds a hash takes while shoppers wait for one.
+    await session.commit()
     if user is None:
         await hasher.dummy_verify(password)
         return None

@@ -56,36 +56,36 @@ async def find_vendor(session: AsyncSession, *, identifier: str) -> User | None:
 async def store_page(
     session: AsyncSession, *, identifier: str, limit: int, offset: int
 ) -> StorePage | None:
-    """The store and one page of its available products: two statements whatever the size."""
-    vendor = await find_vendor(session, identifier=identifier)
-    if vendor is None:
+    """The store and one page of its available products: two statements whatever the size.
+
+    The vendor row carries its count of available products, so a page past the end still
+    knows the total without a third statement.
+    """
+    if not identifier.strip():
         return None
-    rows = (
+    matches, preference = _vendor_matches(identifier)
+    available = (
+        select(func.count())
+        .where(Product.user_id == User.id, Product.is_available.is_(True))
+        .correlate(User)
+        .scalar_subquery()
+    )
+    found = (
         await session.execute(
-            select(Product, func.count().over().label("total"))
-            .where(Product.user_id == vendor.id, Product.is_available.is_(True))
-            .order_by(Product.created_at.desc(), Product.id.desc())
-            .limit(limit)
-            .offset(offset)
+            select(User, available.label("total")).where(matches).order_by(preference).limit(1)
         )
-    ).all()
-    if rows:
-        total = int(rows[0].total)
-    else:
-        # Past the last page the window count has no row to ride on: count separately.
-        total = (
-            (
-                await session.scalar(
-                    select(func.count())
-                    .select_from(Product)
-                    .where(Product.user_id == vendor.id, Product.is_available.is_(True))
-                )
-                or 0
-            )
-            if offset
-            else 0
-        )
-    return StorePage(vendor=vendor, products=[row.Product for row in rows], total=total)
+    ).first()
+    if found is None:
+        return None
+    vendor, total = found
+    products = await session.scalars(
+        select(Product)
+        .where(Product.user_id == vendor.id, Product.is_available.is_(True))
+        .order_by(Product.created_at.desc(), Product.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return StorePage(vendor=vendor, products=products.all(), total=int(total))
 
 
 async def store_product(
