@@ -17,6 +17,12 @@ DASHBOARD_SAMPLES = {
     "FRONTEND_URL": "https://quickvendor.example.com",
     "SENTRY_DSN": "https://public@o0.ingest.sentry.io/0",
     "SENTRY_TEST_TOKEN": secrets.token_urlsafe(24),
+    "S3_BUCKET": "quickvendor-photos",
+    "S3_REGION": "auto",
+    "S3_ENDPOINT_URL": "https://account.r2.cloudflarestorage.com",
+    "S3_PUBLIC_BASE_URL": "https://photos.quickvendor.example.com",
+    "S3_ACCESS_KEY_ID": "sample-key-id",
+    "S3_SECRET_ACCESS_KEY": secrets.token_urlsafe(24),
 }
 
 
@@ -90,6 +96,8 @@ def blueprint_environment() -> dict[str, str]:
             values[key] = secrets.token_urlsafe(32)  # Render: a base64-encoded 256-bit secret
         elif "fromDatabase" in item:
             values[key] = "postgres://quickvendor:pw@dpg-example-a:5432/quickvendor"
+        elif "fromService" in item:
+            values[key] = "redis://red-example:6379"
         else:
             values[key] = DASHBOARD_SAMPLES[key]
     return values

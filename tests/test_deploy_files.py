@@ -129,3 +129,12 @@ async def test_blueprint_health_check_path_is_a_live_route(database_url: str) ->
     await app.state.engine.dispose()
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_blueprint_declares_the_key_value_store_the_limits_use() -> None:
+    env = {item["key"]: item for item in web_service()["envVars"]}
+    source = env["REDIS_URL"]["fromService"]
+    assert source["property"] == "connectionString"
+    declared = {(s["type"], s["name"]) for s in blueprint()["services"]}
+    assert (source["type"], source["name"]) in declared
+    assert env["STORAGE_BACKEND"]["value"] == "s3"
