@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Message
+
+from app.core.body_limit import limited_receive
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -48,20 +49,10 @@ def limit_body(request: Request, max_body_size: int) -> Request:
         if len(cached) > max_body_size:
             raise body_too_large(max_body_size)
         return request
-    upstream = request.receive
-    received = 0
-
-    async def receive() -> Message:
-        nonlocal received
-        message = await upstream()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > max_body_size:
-                raise body_too_large(max_body_size)
-        return message
-
     # The same Request object, so whatever it caches is seen by everyone holding it.
-    request._receive = receive
+    request._receive = limited_receive(
+        request.receive, max_body_size, lambda: body_too_large(max_body_size)
+    )
     return request
 
 

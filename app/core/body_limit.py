@@ -5,7 +5,7 @@ body sent without one (chunked) is counted as it streams and cut off at the limi
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -21,6 +21,22 @@ class BodyTooLargeError(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"{TOO_LARGE} (limit {limit} bytes)")
+
+
+def limited_receive(receive: Receive, limit: int, too_large: Callable[[], Exception]) -> Receive:
+    """`receive` that raises `too_large()` as soon as the body passes `limit` bytes."""
+    received = 0
+
+    async def counted_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise too_large()
+        return message
+
+    return counted_receive
 
 
 class BodyLimitMiddleware:
@@ -49,15 +65,5 @@ class BodyLimitMiddleware:
             )
             await response(scope, receive, send)
             return
-        received = 0
-
-        async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLargeError(limit)
-            return message
-
-        await self.app(scope, counted_receive, send)
+        receive = limited_receive(receive, limit, lambda: BodyTooLargeError(limit))
+        await self.app(scope, receive, send)

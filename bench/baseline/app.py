@@ -53,6 +53,11 @@ async def storefront(request: Request) -> JSONResponse:
             "name": row["name"],
             "price": money(row["price"]),
             "image_urls": [row[f"image_url_{n}"] for n in range(1, 6) if row[f"image_url_{n}"]],
+            "images": [
+                {"slot": n, "url": row[f"image_url_{n}"]}
+                for n in range(1, 6)
+                if row[f"image_url_{n}"]
+            ],
             "description": row["description"],
             "is_available": row["is_available"],
         }
