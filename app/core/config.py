@@ -158,7 +158,8 @@ class Settings(BaseSettings):
     LOGIN_IP_WINDOW_SECONDS: int = Field(default=60, ge=1)
     LOGIN_ACCOUNT_LIMIT: int = Field(default=5, ge=1)
     LOGIN_ACCOUNT_WINDOW_SECONDS: int = Field(default=900, ge=1)
-    REGISTER_IP_LIMIT: int = Field(default=5, ge=1)
+    # Generous: mobile carriers put many vendors behind one shared (CGNAT) address.
+    REGISTER_IP_LIMIT: int = Field(default=20, ge=1)
     REGISTER_IP_WINDOW_SECONDS: int = Field(default=3600, ge=1)
     CLICK_DEDUP_WINDOW_SECONDS: int = Field(default=3600, ge=1)
     # Peers (IPs or CIDR networks, "*" for any) whose X-Forwarded-For/-Proto are believed.
