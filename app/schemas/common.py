@@ -19,12 +19,12 @@ def _plain_decimal_text(value: Any) -> Any:
     return value
 
 
-def _money_to_json(value: Decimal) -> int | float:
+def money_to_json(value: Decimal) -> int | float:
     # The frontend reads prices as numbers; whole amounts stay integers (1500, not 1500.0).
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-MoneyOut = Annotated[Decimal, PlainSerializer(_money_to_json, return_type=int | float)]
+MoneyOut = Annotated[Decimal, PlainSerializer(money_to_json, return_type=int | float)]
 MoneyIn = Annotated[
     Decimal,
     BeforeValidator(_plain_decimal_text),

@@ -2,18 +2,47 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, Row, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Product, StoreAlias, User
+from app.models import IMAGE_SLOTS, Product, StoreAlias, User
+from app.schemas.common import money_to_json
 from app.services.slugs import SLUG_MAX_LENGTH, normalise_slug
+
+# The storefront reads plain rows, not ORM objects: for a 50-product store, loading and
+# validating Product instances was most of the request's time (bench/cpu.py --profile).
+_IMAGE_COLUMNS = tuple(getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1))
+STORE_PRODUCT_COLUMNS = (
+    Product.id,
+    Product.name,
+    Product.price,
+    Product.description,
+    Product.is_available,
+    *_IMAGE_COLUMNS,
+)
+
+
+def store_product_body(row: Row[Any]) -> dict[str, Any]:
+    """One product in the storefront's JSON shape (the `StoreProduct` schema)."""
+    urls: tuple[str | None, ...] = tuple(row[5:])
+    slots = [(slot, url) for slot, url in enumerate(urls, start=1) if url]
+    return {
+        "id": row.id,
+        "name": row.name,
+        "price": money_to_json(row.price),
+        "image_urls": [url for _, url in slots],
+        "images": [{"slot": slot, "url": url} for slot, url in slots],
+        "description": row.description,
+        "is_available": row.is_available,
+    }
 
 
 @dataclass(frozen=True, slots=True)
 class StorePage:
     vendor: User
-    products: Sequence[Product]
+    products: Sequence[dict[str, Any]]
     total: int
 
 
@@ -78,26 +107,30 @@ async def store_page(
     if found is None:
         return None
     vendor, total = found
-    products = await session.scalars(
-        select(Product)
+    rows = await session.execute(
+        select(*STORE_PRODUCT_COLUMNS)
         .where(Product.user_id == vendor.id, Product.is_available.is_(True))
         .order_by(Product.created_at.desc(), Product.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    return StorePage(vendor=vendor, products=products.all(), total=int(total))
+    products = [store_product_body(row) for row in rows]
+    return StorePage(vendor=vendor, products=products, total=int(total))
 
 
 async def store_product(
     session: AsyncSession, *, identifier: str, product_id: str
-) -> Product | None:
+) -> dict[str, Any] | None:
     """One available product of the store behind `identifier`, in one statement."""
     vendor = _vendor_id(identifier)
-    return await session.scalar(
-        select(Product).where(
-            Product.user_id == vendor, Product.id == product_id, Product.is_available.is_(True)
+    row = (
+        await session.execute(
+            select(*STORE_PRODUCT_COLUMNS).where(
+                Product.user_id == vendor, Product.id == product_id, Product.is_available.is_(True)
+            )
         )
-    )
+    ).first()
+    return None if row is None else store_product_body(row)
 
 
 def _vendor_id(identifier: str) -> ColumnElement[str]:

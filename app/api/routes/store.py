@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from pydantic_core import to_json
 
 from app.api.deps import PageDep, SessionDep
 from app.api.responses import errors
@@ -32,18 +33,16 @@ async def read_store(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Store not found")
     vendor = result.vendor
     record_event(BusinessEvent.STOREFRONT_VIEWED, vendor_id=vendor.id, products=result.total)
-    storefront = Storefront(
-        vendor_name=store_service.vendor_name(vendor),
-        store_name=vendor.store_name,
-        whatsapp_number=vendor.whatsapp_number,
-        banner_url=vendor.banner_url,
-        store_slug=vendor.store_slug,
-        products=[StoreProduct.model_validate(product) for product in result.products],
-    )
+    body = {
+        "vendor_name": store_service.vendor_name(vendor),
+        "store_name": vendor.store_name,
+        "whatsapp_number": vendor.whatsapp_number,
+        "banner_url": vendor.banner_url,
+        "store_slug": vendor.store_slug,
+        "products": result.products,
+    }
     return revalidated_json(
-        request.headers.get("if-none-match"),
-        storefront.model_dump_json().encode(),
-        {"X-Total-Count": str(result.total)},
+        request.headers.get("if-none-match"), to_json(body), {"X-Total-Count": str(result.total)}
     )
 
 
@@ -64,5 +63,4 @@ async def read_store_product(
     )
     if product is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Product not found")
-    body = StoreProduct.model_validate(product).model_dump_json().encode()
-    return revalidated_json(request.headers.get("if-none-match"), body)
+    return revalidated_json(request.headers.get("if-none-match"), to_json(product))
