@@ -232,3 +232,12 @@ async def test_concurrent_creates_all_land(client: httpx.AsyncClient) -> None:
     assert [r.status_code for r in responses] == [201] * 10
     listing = await client.get("/api/products", headers=headers)
     assert listing.headers["X-Total-Count"] == "10"
+
+
+async def test_negative_price_is_told_the_rule(client: httpx.AsyncClient) -> None:
+    headers = await vendor(client)
+    response = await client.post(
+        "/api/products", data={**FRONTEND_FORM, "price": "-5"}, headers=headers
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "price: Input should be greater than 0"

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer
 
 # Decimal() also reads "1_000", "١٢٣" (Arabic-Indic digits) and "Infinity"; a price typed into a
-# form is plain ASCII digits with an optional decimal point.
-_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
+# form is plain ASCII digits with an optional decimal point (a minus sign is let through, so
+# a negative price is told it must be greater than 0).
+_PLAIN_DECIMAL = re.compile(r"-?([0-9]+(\.[0-9]+)?|\.[0-9]+)")
 
 
 def _plain_decimal_text(value: Any) -> Any:
