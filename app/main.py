@@ -11,12 +11,12 @@ from functools import lru_cache, partial
 import anyio.to_thread
 import sentry_sdk
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from app.api.router import include_routes
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings, load_settings
+from app.core.cors import JSONCORSMiddleware
 from app.core.db import create_engine, create_session_factory
 from app.core.errors import install_error_handlers
 from app.core.events import configure_events
@@ -52,7 +52,7 @@ class QuickVendorAPI(FastAPI):
             default=settings.JSON_MAX_BYTES,
             larger=[(PHOTO_FORM_PATHS, settings.PRODUCT_FORM_MAX_BYTES)],
         )
-        app = CORSMiddleware(
+        app = JSONCORSMiddleware(
             app,
             allow_origins=settings.cors_origins,
             allow_credentials=True,

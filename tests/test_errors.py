@@ -71,6 +71,8 @@ async def test_cors_allows_only_listed_origins(client: httpx.AsyncClient) -> Non
             "/api/products", headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
         )
         assert denied.status_code == 400
+        assert denied.json()["detail"] == "Disallowed CORS origin"
+        assert denied.json()["request_id"] == denied.headers["X-Request-ID"]
 
 
 async def test_openapi_documents_the_error_shape(client: httpx.AsyncClient) -> None:
@@ -86,6 +88,7 @@ async def test_openapi_documents_the_error_shape(client: httpx.AsyncClient) -> N
     create = schema["paths"]["/api/products"]["post"]
     assert {"application/json", "multipart/form-data"} <= set(create["requestBody"]["content"])
     assert "401" in create["responses"]
+    assert "500" in schema["paths"]["/api/sentry/test-error"]["get"]["responses"]
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])

@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Validation error",
     429: "Too many requests",
+    500: "Internal server error",
     503: "Service temporarily unavailable",
 }
 

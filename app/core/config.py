@@ -295,7 +295,7 @@ class Settings(BaseSettings):
     @property
     def public_base_url(self) -> str:
         """The API's own origin, which local photo URLs start with."""
-        base = self.PUBLIC_BASE_URL or self.RENDER_EXTERNAL_URL or "http://127.0.0.1:8000"
+        base = self.PUBLIC_BASE_URL or self.RENDER_EXTERNAL_URL or f"http://127.0.0.1:{self.PORT}"
         return base.rstrip("/")
 
     @property

@@ -46,7 +46,7 @@ class SentryMessageSent(Message):
 @router.get(
     "/test-error",
     dependencies=[Depends(require_test_access), Depends(identify_caller)],
-    responses=errors(404),
+    responses=errors(404, 500),
 )
 async def test_error() -> None:
     """Raise an unhandled error, which Sentry should record once."""
@@ -57,7 +57,7 @@ async def test_error() -> None:
     "/test-message",
     response_model=SentryMessageSent,
     dependencies=[Depends(require_test_access), Depends(identify_caller)],
-    responses=errors(404),
+    responses=errors(404, 500),
 )
 async def test_message() -> SentryMessageSent:
     """Send an info message to Sentry and return its event id."""
