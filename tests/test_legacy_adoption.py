@@ -22,7 +22,7 @@ NewDatabase = Callable[[], Awaitable[str]]
 OLD_PASSWORD = "old-backend-pass-1"
 
 
-def passlib_bcrypt(password: str) -> str:
+def legacy_bcrypt_hash(password: str) -> str:
     """A hash as passlib's bcrypt scheme wrote it (`$2b$`), cheap rounds for speed."""
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4, prefix=b"2b")).decode()
 
@@ -31,7 +31,7 @@ def user_row(uid: str, email: str, phone: str, created: str | None) -> str:
     created_sql = f"'{created}'" if created else "NULL"
     return (
         f"INSERT INTO users (id, email, hashed_password, whatsapp_number, created_at) VALUES "
-        f"('{uid}', '{email}', '{passlib_bcrypt(OLD_PASSWORD)}', '{phone}', {created_sql});\n"
+        f"('{uid}', '{email}', '{legacy_bcrypt_hash(OLD_PASSWORD)}', '{phone}', {created_sql});\n"
     )
 
 
