@@ -23,7 +23,7 @@ OLD_PASSWORD = "old-backend-pass-1"
 
 
 def legacy_bcrypt_hash(password: str) -> str:
-    """A hash as passlib's bcrypt scheme wrote it (`$2b$`), cheap rounds for speed."""
+    """A `$2b$` bcrypt hash as the earlier backend stored it, cheap rounds for speed."""
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4, prefix=b"2b")).decode()
 
 

@@ -6,13 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect, make_url
+from sqlalchemy import inspect, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.models import Base
 from tests.conftest import _admin, _server_url, alembic_config, postgres_only
+from tests.migration_helpers import autogenerate_diff
 
 
 @pytest.fixture
@@ -27,19 +25,7 @@ def scratch_database() -> Iterator[str]:
 
 
 def _diff(url: str) -> list[object]:
-    def compare(connection: Connection) -> list[object]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, Base.metadata))
-
-    async def run() -> list[object]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return await conn.run_sync(compare)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return asyncio.run(autogenerate_diff(url))
 
 
 def _tables(url: str) -> set[str]:
