@@ -25,6 +25,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware, TrailingSlashMiddleware
 from app.core.proxy import ClientAddressMiddleware, TrustedProxies
 from app.core.rate_limit import build_rate_limiter
+from app.core.reads import Reader
 from app.core.security import PasswordHasher
 from app.core.security_headers import SecurityHeadersMiddleware
 from app.core.sentry import init_sentry
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
+    app.state.reader = Reader(engine)
     app.state.hasher = PasswordHasher(settings)
     app.state.storage = create_storage(settings)
     app.state.rate_limiter = build_rate_limiter(settings, engine)

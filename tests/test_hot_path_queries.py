@@ -1,7 +1,8 @@
 """The hot paths' SQL: a fixed number of statements whatever the store's size, using indexes.
 
-Statements are counted with SQLAlchemy's `before_cursor_execute` event on the app's own engine,
-over real HTTP requests; no timing anywhere.
+Statements are counted over real HTTP requests on the app's own pool: those SQLAlchemy runs
+(its `before_cursor_execute` event) and those the hot paths send straight to asyncpg (the
+driver's query logger), transaction control included; no timing anywhere.
 """
 
 import uuid
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -29,12 +31,32 @@ def recorded_statements(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         statements.append((statement, parameters))
 
+    def record_native(query: asyncpg.connection.LoggedQuery) -> None:
+        statements.append((query.query, query.args))
+
+    def watch(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if isinstance(driver, asyncpg.Connection):
+            driver.add_query_logger(record_native)
+
+    def unwatch(dbapi_connection: Any, _record: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if isinstance(driver, asyncpg.Connection):
+            driver.remove_query_logger(record_native)
+
     sync_engine = app.state.engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", record)
+    listeners = [
+        (sync_engine, "before_cursor_execute", record),
+        (sync_engine.pool, "checkout", watch),
+        (sync_engine.pool, "checkin", unwatch),
+    ]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
     try:
         yield statements
     finally:
-        event.remove(sync_engine, "before_cursor_execute", record)
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
 
 
 async def add_products(engine: AsyncEngine, user_id: str, count: int) -> list[str]:

@@ -11,11 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import session_scope
+from app.core.reads import Reader
 from app.core.security import PasswordHasher
 from app.core.sentry import set_user_context
 from app.models import User
-from app.services.auth import Authenticated, resolve_token
+from app.services.auth import Authenticated, resolve_token, resolve_user_id
 from app.storage import Storage
+
+# Dependencies are `async def` even when they await nothing: FastAPI runs a plain `def`
+# dependency in a worker thread, a hand-off that cost more than the storefront's queries.
 
 # Registered for Swagger's Authorize button; auto_error off because the cookie is accepted too.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
@@ -25,12 +29,12 @@ UNAUTHENTICATED = "Not authenticated"
 INVALID_TOKEN = "Could not validate credentials"
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_hasher(request: Request) -> PasswordHasher:
+async def get_hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.hasher
     return hasher
 
@@ -40,7 +44,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_storage(request: Request) -> Storage:
+async def get_reader(request: Request) -> Reader:
+    reader: Reader = request.app.state.reader
+    return reader
+
+
+async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 
@@ -49,6 +58,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +67,7 @@ class PresentedToken:
     from_cookie: bool
 
 
-def presented_token(
+async def presented_token(
     request: Request,
     settings: SettingsDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
@@ -98,20 +108,41 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
+def _required_token(request: Request, settings: Settings, token: PresentedToken | None) -> str:
+    if token is None:
+        raise _unauthorized(UNAUTHENTICATED)
+    check_csrf(request, settings, token)
+    return token.value
+
+
 async def get_authenticated(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[PresentedToken | None, Depends(presented_token)],
 ) -> Authenticated:
-    if token is None:
-        raise _unauthorized(UNAUTHENTICATED)
-    check_csrf(request, settings, token)
-    auth = await resolve_token(session, settings, token=token.value)
+    value = _required_token(request, settings, token)
+    auth = await resolve_token(session, settings, token=value)
     if auth is None:
         raise _unauthorized(INVALID_TOKEN)
     set_user_context(auth.user.id)
     return auth
+
+
+async def get_current_user_id(
+    request: Request,
+    reader: ReaderDep,
+    settings: SettingsDep,
+    token: Annotated[PresentedToken | None, Depends(presented_token)],
+) -> str:
+    """The signed-in user's id, checked on a read connection: for routes that need no more."""
+    value = _required_token(request, settings, token)
+    async with reader.connect() as db:
+        user_id = await resolve_user_id(db, settings, token=value)
+    if user_id is None:
+        raise _unauthorized(INVALID_TOKEN)
+    set_user_context(user_id)
+    return user_id
 
 
 async def get_current_user(auth: Annotated[Authenticated, Depends(get_authenticated)]) -> User:
@@ -120,6 +151,7 @@ async def get_current_user(auth: Annotated[Authenticated, Depends(get_authentica
 
 AuthDep = Annotated[Authenticated, Depends(get_authenticated)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUserId = Annotated[str, Depends(get_current_user_id)]
 TokenDep = Annotated[PresentedToken | None, Depends(presented_token)]
 
 MAX_PAGE_SIZE = 500
@@ -131,7 +163,7 @@ class Page:
     offset: int
 
 
-def pagination(
+async def pagination(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = 200,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")] = 0,
 ) -> Page:

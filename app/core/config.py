@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     DB_MAX_OVERFLOW: int = Field(default=5, ge=0)
     DB_POOL_TIMEOUT: float = Field(default=5.0, gt=0)
     DB_POOL_RECYCLE: int = Field(default=1800, ge=-1)
+    # A pooled connection idle this long is pinged before reuse (0: before every reuse).
+    DB_POOL_PING_AFTER_IDLE_SECONDS: float = Field(default=10.0, ge=0)
     DB_STATEMENT_TIMEOUT_MS: int = Field(default=10_000, ge=0)
     HEALTH_DB_TIMEOUT: float = Field(default=2.0, gt=0)
 

@@ -1,10 +1,11 @@
 """The async engine and session factory, configured per database backend."""
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from time import monotonic
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,13 +26,17 @@ class UnstorableTextError(ValueError):
     """A statement parameter holds text no database here can store: the client sent it."""
 
 
-def _unstorable(value: Any) -> bool:
+class DatabaseUnavailableError(Exception):
+    """The database could not answer now (connection lost, statement timed out): retry later."""
+
+
+def is_unstorable(value: Any) -> bool:
     if isinstance(value, str):
         return _UNSTORABLE.search(value) is not None
-    if isinstance(value, dict):
-        return any(_unstorable(item) for item in value.values())
+    if isinstance(value, Mapping):
+        return any(is_unstorable(item) for item in value.values())
     if isinstance(value, list | tuple):
-        return any(_unstorable(item) for item in value)
+        return any(is_unstorable(item) for item in value)
     return False
 
 
@@ -40,7 +45,7 @@ def _refuse_unstorable_text(
 ) -> None:
     # One check where every value from a body, a form, a path or a query reaches the database,
     # so none of them can turn into a driver error (a 500) or be stored mangled.
-    if _unstorable(parameters):
+    if is_unstorable(parameters):
         raise UnstorableTextError("text contains a NUL character or an unpaired surrogate")
 
 
@@ -81,13 +86,43 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.DB_MAX_OVERFLOW,
         pool_timeout=settings.DB_POOL_TIMEOUT,
         pool_recycle=settings.DB_POOL_RECYCLE,
-        pool_pre_ping=True,
+        # Pinged only after DB_POOL_PING_AFTER_IDLE_SECONDS idle (_ping_when_idle), not on every
+        # checkout: a ping costs three round trips, more than a storefront's own queries.
+        pool_pre_ping=False,
         # Error messages and logs then never carry statement parameters (emails, numbers).
         hide_parameters=True,
         connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
+    _ping_when_idle(engine, settings.DB_POOL_PING_AFTER_IDLE_SECONDS)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Check a pooled connection before reuse once it has sat idle for `idle_seconds`.
+
+    A connection in steady use is known to work; one that sat idle may have been dropped by the
+    server, a restart or the network, and is replaced before a request sees it fail.
+    """
+    dialect = engine.sync_engine.dialect
+
+    def on_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = monotonic()
+
+    def on_checkout(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any
+    ) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise exc.DisconnectionError("pooled connection failed its ping") from error
+
+    event.listen(engine.sync_engine.pool, "checkin", on_checkin)
+    event.listen(engine.sync_engine.pool, "checkout", on_checkout)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ExceptionHandler
 
 from app.core.context import current_request_id
-from app.core.db import UnstorableTextError
+from app.core.db import DatabaseUnavailableError, UnstorableTextError
 from app.core.logging import UNHANDLED_LOGGER
 
 logger = logging.getLogger("app.errors")
@@ -97,6 +97,7 @@ def install_error_handlers(app: FastAPI) -> None:
         RequestValidationError: _validation_error,
         UnstorableTextError: _unstorable_text,
         PoolTimeoutError: _database_unavailable,
+        DatabaseUnavailableError: _database_unavailable,
         ConnectionError: _database_unavailable,
         DBAPIError: _dbapi_error,
         Exception: _unhandled,

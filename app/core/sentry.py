@@ -263,3 +263,14 @@ def capture_custom_error(
         return None
     with _scope_with(context):
         return sentry_sdk.capture_exception(exc)
+
+
+def db_span(statement: str, system: str) -> contextlib.AbstractContextManager[object]:
+    """A `db` span for a statement sent straight to the driver (the hot-path reads), like those
+    the SQLAlchemy integration records; nothing at all when no sampled transaction is running."""
+    parent = sentry_sdk.get_current_span()
+    if parent is None or not parent.sampled:
+        return contextlib.nullcontext()
+    span = parent.start_child(op="db", name=statement, origin="manual")
+    span.set_data("db.system", system)
+    return span

@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.core.reads import ReadConnection, ReadQuery
 from app.core.security import (
     InvalidTokenError,
     PasswordHasher,
@@ -67,25 +68,45 @@ async def issue_token(session: AsyncSession, settings: Settings, *, user_id: str
     return issued
 
 
-async def resolve_token(
-    session: AsyncSession, settings: Settings, *, token: str
-) -> Authenticated | None:
-    """The user behind a token whose session is live; one query."""
+# A token is good while its session row is neither revoked nor expired: logout and password
+# changes take effect at once. Parameters: session_id, user_id, now (live_session_params).
+_LIVE_SESSION = (
+    UserSession.user_id == User.id,
+    UserSession.id == bindparam("session_id"),
+    User.id == bindparam("user_id"),
+    UserSession.revoked_at.is_(None),
+    UserSession.expires_at > bindparam("now"),
+)
+_LIVE_USER = select(User).where(*_LIVE_SESSION)
+LIVE_USER_ID = ReadQuery(select(User.id).where(*_LIVE_SESSION))
+
+
+def _live_session_params(settings: Settings, token: str) -> dict[str, object] | None:
     try:
         claims = decode_access_token(settings, token)
     except InvalidTokenError:
         return None
-    user = await session.scalar(
-        select(User)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(
-            UserSession.id == claims.session_id,
-            User.id == claims.user_id,
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > utcnow(),
-        )
-    )
-    return None if user is None else Authenticated(user=user, session_id=claims.session_id)
+    return {"session_id": claims.session_id, "user_id": claims.user_id, "now": utcnow()}
+
+
+async def resolve_token(
+    session: AsyncSession, settings: Settings, *, token: str
+) -> Authenticated | None:
+    """The user behind a token whose session is live; one query."""
+    params = _live_session_params(settings, token)
+    if params is None:
+        return None
+    user = await session.scalar(_LIVE_USER, params)
+    return None if user is None else Authenticated(user=user, session_id=str(params["session_id"]))
+
+
+async def resolve_user_id(db: ReadConnection, settings: Settings, *, token: str) -> str | None:
+    """The id of the user behind a token whose session is live, for read-only routes."""
+    params = _live_session_params(settings, token)
+    if params is None:
+        return None
+    row = await db.fetchrow(LIVE_USER_ID, params)
+    return None if row is None else str(row[0])
 
 
 async def revoke_token(session: AsyncSession, settings: Settings, *, token: str) -> None:

@@ -1,35 +1,77 @@
 """A vendor's products: list, create, update, delete, their photos, and the click counter."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Product
+from app.core.reads import ReadConnection, ReadQuery, Row
+from app.models import IMAGE_SLOTS, Product
 from app.models.base import utcnow
+from app.schemas.common import money_to_json
 from app.schemas.product import ProductCreate, ProductUpdate
 from app.services import photos
 from app.services.images import EncodedImage
+from app.services.store import photo_fields
 from app.storage import Storage
 
 NO_PHOTOS: Mapping[int, EncodedImage] = {}
 
 
+_OWNER = Product.user_id == bindparam("user_id")
+# Each row carries the vendor's total (a window count), so a page costs one statement; only a
+# page past the end needs a second to know the total.
+OWN_PRODUCTS = ReadQuery(
+    select(
+        Product.id,
+        Product.name,
+        Product.description,
+        Product.price,
+        Product.is_available,
+        Product.click_count,
+        Product.user_id,
+        Product.created_at,
+        Product.updated_at,
+        *(getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)),
+        func.count().over(),
+    )
+    .where(_OWNER)
+    .order_by(Product.created_at.desc(), Product.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+OWN_PRODUCT_COUNT = ReadQuery(select(func.count()).select_from(Product).where(_OWNER))
+
+
+def product_body(row: Row) -> dict[str, Any]:
+    """One product in the `ProductOut` shape, fields in its order."""
+    product_id, name, description, price, available, clicks, user_id, created, updated = row[:9]
+    return {
+        "id": product_id,
+        "name": name,
+        "description": description,
+        "price": money_to_json(price),
+        **photo_fields(row[9 : 9 + IMAGE_SLOTS]),
+        "is_available": bool(available),
+        "click_count": clicks,
+        "user_id": user_id,
+        "created_at": created,
+        "updated_at": updated,
+    }
+
+
 async def list_products(
-    session: AsyncSession, *, user_id: str, limit: int, offset: int
-) -> tuple[Sequence[Product], int]:
+    db: ReadConnection, *, user_id: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     """One page of the vendor's products, newest first, and how many they have in all."""
-    total = await session.scalar(
-        select(func.count()).select_from(Product).where(Product.user_id == user_id)
-    )
-    items = await session.scalars(
-        select(Product)
-        .where(Product.user_id == user_id)
-        .order_by(Product.created_at.desc(), Product.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return items.all(), total or 0
+    rows = await db.fetch(OWN_PRODUCTS, {"user_id": user_id, "limit": limit, "offset": offset})
+    if rows:
+        return [product_body(row) for row in rows], int(rows[0][-1])
+    if offset == 0:
+        return [], 0
+    total = await db.fetchrow(OWN_PRODUCT_COUNT, {"user_id": user_id})
+    return [], int(total[0]) if total else 0
 
 
 async def get_owned_product(

@@ -4,15 +4,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, case, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, bindparam, case, func, or_, select
 
+from app.core.reads import ReadConnection, ReadQuery, Row
 from app.models import IMAGE_SLOTS, Product, StoreAlias, User
 from app.schemas.common import money_to_json
 from app.services.slugs import SLUG_MAX_LENGTH, normalise_slug
 
-# The storefront reads plain rows, not ORM objects: for a 50-product store, loading and
-# validating Product instances was most of the request's time (bench/cpu.py --profile).
+# The storefront reads plain rows through prebuilt statements, not ORM objects: for a 50-product
+# store, building statements and loading and validating Product instances was most of the
+# request's time (bench/cpu.py --profile).
 _IMAGE_COLUMNS = tuple(getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1))
 STORE_PRODUCT_COLUMNS = (
     Product.id,
@@ -24,116 +25,130 @@ STORE_PRODUCT_COLUMNS = (
 )
 
 
-def store_product_body(row: Row[Any]) -> dict[str, Any]:
-    """One product in the storefront's JSON shape (the `StoreProduct` schema)."""
-    urls: tuple[str | None, ...] = tuple(row[5:])
+def photo_fields(urls: Sequence[str | None]) -> dict[str, Any]:
+    """`image_urls` and `images` from the five photo slots, empty slots left out."""
     slots = [(slot, url) for slot, url in enumerate(urls, start=1) if url]
     return {
-        "id": row.id,
-        "name": row.name,
-        "price": money_to_json(row.price),
         "image_urls": [url for _, url in slots],
         "images": [{"slot": slot, "url": url} for slot, url in slots],
-        "description": row.description,
-        "is_available": row.is_available,
+    }
+
+
+def store_product_body(row: Row) -> dict[str, Any]:
+    """One product in the storefront's JSON shape (the `StoreProduct` schema)."""
+    product_id, name, price, description, is_available, *urls = row
+    return {
+        "id": product_id,
+        "name": name,
+        "price": money_to_json(price),
+        **photo_fields(urls),
+        "description": description,
+        "is_available": bool(is_available),
     }
 
 
 @dataclass(frozen=True, slots=True)
 class StorePage:
-    vendor: User
-    products: Sequence[dict[str, Any]]
+    body: dict[str, Any]
     total: int
+    vendor_id: str
 
 
-def vendor_name(user: User) -> str:
+def vendor_name(store_name: str | None, email: str) -> str:
     """The store name, else the email's local part as the earlier backend showed it."""
-    if user.store_name:
-        return user.store_name
-    local = user.email_local_part
+    if store_name:
+        return store_name
+    local = email.split("@", 1)[0]
     return " ".join(local.replace(".", " ").replace("_", " ").replace("-", " ").split()).title()
 
 
-def _alias_owner(identifier: str) -> ColumnElement[str]:
-    return (
-        select(StoreAlias.user_id)
-        .where(StoreAlias.alias == identifier[: SLUG_MAX_LENGTH * 4].lower())
-        .scalar_subquery()
-    )
-
-
-def _vendor_matches(identifier: str) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+def _vendor_matches() -> tuple[ColumnElement[bool], ColumnElement[int]]:
     """Where-clause and preference for the vendor behind a store link.
 
     An old link kept from the earlier backend (an alias, matched exactly) wins over the slug the
     identifier normalises to (`Ada.Fabrics` -> `ada-fabrics`): `ada_b` may be one vendor's old
-    link while `ada-b` is another's slug.
+    link while `ada-b` is another's slug. Parameters: `alias`, `slug` (link_params).
     """
-    slug = normalise_slug(identifier[: SLUG_MAX_LENGTH * 4])
-    owner = _alias_owner(identifier)
-    return or_(User.id == owner, User.store_slug == slug), case((User.id == owner, 0), else_=1)
+    owner = (
+        select(StoreAlias.user_id).where(StoreAlias.alias == bindparam("alias")).scalar_subquery()
+    )
+    matches = or_(User.id == owner, User.store_slug == bindparam("slug"))
+    return matches, case((User.id == owner, 0), else_=1)
 
 
-async def find_vendor(session: AsyncSession, *, identifier: str) -> User | None:
-    """The vendor behind a store link: an old link kept as an alias, else the normalised slug."""
-    if not identifier.strip():
-        return None
-    matches, preference = _vendor_matches(identifier)
-    return await session.scalar(select(User).where(matches).order_by(preference).limit(1))
+def link_params(identifier: str) -> dict[str, str]:
+    identifier = identifier[: SLUG_MAX_LENGTH * 4]
+    return {"alias": identifier.lower(), "slug": normalise_slug(identifier)}
+
+
+_MATCHES, _PREFERENCE = _vendor_matches()
+_AVAILABLE = Product.is_available.is_(True)
+_AVAILABLE_COUNT = (
+    select(func.count())
+    .where(Product.user_id == User.id, _AVAILABLE)
+    .correlate(User)
+    .scalar_subquery()
+)
+# The vendor row carries its count of available products, so a page past the end still knows
+# the total without a third statement.
+FIND_STORE = ReadQuery(
+    select(
+        User.id,
+        User.store_name,
+        User.email,
+        User.whatsapp_number,
+        User.banner_url,
+        User.store_slug,
+        _AVAILABLE_COUNT,
+    )
+    .where(_MATCHES)
+    .order_by(_PREFERENCE)
+    .limit(1)
+)
+STORE_PRODUCTS = ReadQuery(
+    select(*STORE_PRODUCT_COLUMNS)
+    .where(Product.user_id == bindparam("vendor_id"), _AVAILABLE)
+    .order_by(Product.created_at.desc(), Product.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_VENDOR_ID = select(User.id).where(_MATCHES).order_by(_PREFERENCE).limit(1).scalar_subquery()
+STORE_PRODUCT = ReadQuery(
+    select(*STORE_PRODUCT_COLUMNS).where(
+        Product.user_id == _VENDOR_ID, Product.id == bindparam("product_id"), _AVAILABLE
+    )
+)
 
 
 async def store_page(
-    session: AsyncSession, *, identifier: str, limit: int, offset: int
+    db: ReadConnection, *, identifier: str, limit: int, offset: int
 ) -> StorePage | None:
-    """The store and one page of its available products: two statements whatever the size.
-
-    The vendor row carries its count of available products, so a page past the end still
-    knows the total without a third statement.
-    """
+    """The store and one page of its available products: two statements whatever the size."""
     if not identifier.strip():
         return None
-    matches, preference = _vendor_matches(identifier)
-    available = (
-        select(func.count())
-        .where(Product.user_id == User.id, Product.is_available.is_(True))
-        .correlate(User)
-        .scalar_subquery()
-    )
-    found = (
-        await session.execute(
-            select(User, available.label("total")).where(matches).order_by(preference).limit(1)
-        )
-    ).first()
+    found = await db.fetchrow(FIND_STORE, link_params(identifier))
     if found is None:
         return None
-    vendor, total = found
-    rows = await session.execute(
-        select(*STORE_PRODUCT_COLUMNS)
-        .where(Product.user_id == vendor.id, Product.is_available.is_(True))
-        .order_by(Product.created_at.desc(), Product.id.desc())
-        .limit(limit)
-        .offset(offset)
+    vendor_id, store_name, email, whatsapp_number, banner_url, store_slug, total = found
+    rows = await db.fetch(
+        STORE_PRODUCTS, {"vendor_id": vendor_id, "limit": limit, "offset": offset}
     )
-    products = [store_product_body(row) for row in rows]
-    return StorePage(vendor=vendor, products=products, total=int(total))
+    body = {
+        "vendor_name": vendor_name(store_name, email),
+        "store_name": store_name,
+        "whatsapp_number": whatsapp_number,
+        "banner_url": banner_url,
+        "store_slug": store_slug,
+        "products": [store_product_body(row) for row in rows],
+    }
+    return StorePage(body=body, total=int(total), vendor_id=vendor_id)
 
 
 async def store_product(
-    session: AsyncSession, *, identifier: str, product_id: str
+    db: ReadConnection, *, identifier: str, product_id: str
 ) -> dict[str, Any] | None:
     """One available product of the store behind `identifier`, in one statement."""
-    vendor = _vendor_id(identifier)
-    row = (
-        await session.execute(
-            select(*STORE_PRODUCT_COLUMNS).where(
-                Product.user_id == vendor, Product.id == product_id, Product.is_available.is_(True)
-            )
-        )
-    ).first()
+    if not identifier.strip():
+        return None
+    row = await db.fetchrow(STORE_PRODUCT, {**link_params(identifier), "product_id": product_id})
     return None if row is None else store_product_body(row)
-
-
-def _vendor_id(identifier: str) -> ColumnElement[str]:
-    """The id of the vendor behind a store link, as a subquery for a one-statement lookup."""
-    matches, preference = _vendor_matches(identifier)
-    return select(User.id).where(matches).order_by(preference).limit(1).scalar_subquery()

@@ -3,12 +3,22 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
+from pydantic_core import to_json
 
-from app.api.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StorageDep
+from app.api.deps import (
+    CurrentUser,
+    CurrentUserId,
+    PageDep,
+    ReaderDep,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+)
 from app.api.limits import LimiterDep, first_click
 from app.api.responses import errors, json_or_form_body
 from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
 from app.core.events import BusinessEvent, record_event
+from app.core.http_cache import JSON
 from app.models import Product
 from app.schemas.common import Message
 from app.schemas.product import ProductCreate, ProductOut, ProductUpdate
@@ -35,15 +45,13 @@ OwnedProduct = Annotated[Product, Depends(owned_product)]
 
 
 @router.get("", response_model=list[ProductOut], responses=errors(401, 422))
-async def list_products(
-    user: CurrentUser, session: SessionDep, page: PageDep, response: Response
-) -> list[ProductOut]:
+async def list_products(user_id: CurrentUserId, reader: ReaderDep, page: PageDep) -> Response:
     """The vendor's products, newest first, unavailable ones included; total in X-Total-Count."""
-    items, total = await products_service.list_products(
-        session, user_id=user.id, limit=page.limit, offset=page.offset
-    )
-    response.headers["X-Total-Count"] = str(total)
-    return [ProductOut.model_validate(item) for item in items]
+    async with reader.connect() as db:
+        items, total = await products_service.list_products(
+            db, user_id=user_id, limit=page.limit, offset=page.offset
+        )
+    return Response(to_json(items), media_type=JSON, headers={"X-Total-Count": str(total)})
 
 
 @router.post(

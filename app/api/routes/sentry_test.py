@@ -18,7 +18,7 @@ class SentryTestError(RuntimeError):
     """Raised on purpose by /api/sentry/test-error."""
 
 
-def require_test_access(
+async def require_test_access(
     settings: SettingsDep,
     token: Annotated[str | None, Header(alias="X-Sentry-Test-Token")] = None,
 ) -> None:

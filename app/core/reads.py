@@ -1,0 +1,105 @@
+"""Hot-path reads: no transaction, statements compiled once, PostgreSQL rows straight from asyncpg.
+
+A storefront view is a couple of SELECTs. Through an ORM session each one also paid for a
+BEGIN, a ROLLBACK and SQLAlchemy's per-statement execution machinery, several times the cost
+of the query itself (bench/cpu.py). Here a statement is still written with SQLAlchemy Core
+(one text for both databases), compiled once per dialect, and run on the pooled connection's
+own asyncpg driver in autocommit; on SQLite it goes through SQLAlchemy as usual, where the
+embedded default needs its type conversions (cents, booleans, dates).
+"""
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.core.db import DatabaseUnavailableError, UnstorableTextError, is_unstorable
+from app.core.sentry import db_span
+
+# An asyncpg Record or a SQLAlchemy Row: both index and unpack like the tuple of columns.
+Row = Sequence[Any] | asyncpg.Record
+
+# Connection lost or refused, server shutting down or out of connections, statement cancelled
+# by statement_timeout: the client may retry, nothing in the request is wrong.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+class ReadQuery:
+    """A SELECT whose parameters are named `bindparam`s, compiled once per dialect."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+
+    def positional(self, engine: AsyncEngine, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL text and its positional arguments: `params`, else the statement's own values
+        (such as a `.limit(1)`)."""
+        key = engine.dialect.name
+        if key not in self._compiled:
+            compiled = self.statement.compile(dialect=engine.dialect)
+            names = tuple(compiled.positiontup or ())
+            own = {
+                name: v for name, v in compiled.params.items() if not compiled.binds[name].required
+            }
+            self._compiled[key] = (compiled.string, names, own)
+        sql, names, defaults = self._compiled[key]
+        return sql, [params[name] if name in params else defaults[name] for name in names]
+
+
+class ReadConnection:
+    def __init__(self, connection: AsyncConnection, driver: asyncpg.Connection | None) -> None:
+        self._connection = connection
+        self._driver = driver
+
+    async def fetch(self, query: ReadQuery, params: Mapping[str, Any]) -> list[Row]:
+        # The same refusal the engine's before_cursor_execute hook gives every other statement.
+        if is_unstorable(params):
+            raise UnstorableTextError("text contains a NUL character or an unpaired surrogate")
+        if self._driver is None:
+            result = await self._connection.execute(query.statement, dict(params))
+            return list(result.all())
+        driver = self._driver
+        sql, args = query.positional(self._connection.engine, params)
+        try:
+            with db_span(sql, "postgresql"):
+                return list[Row](await driver.fetch(sql, *args))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
+            if driver.is_closed():
+                # The pool must not hand this connection out again.
+                await self._connection.invalidate(error)
+            if _is_unavailable(error, driver):
+                raise DatabaseUnavailableError(type(error).__name__) from error
+            raise
+
+    async def fetchrow(self, query: ReadQuery, params: Mapping[str, Any]) -> Row | None:
+        rows = await self.fetch(query, params)
+        return rows[0] if rows else None
+
+
+def _is_unavailable(error: BaseException, driver: asyncpg.Connection) -> bool:
+    sqlstate = str(getattr(error, "sqlstate", "") or "")
+    return (
+        driver.is_closed()
+        or isinstance(error, OSError | TimeoutError | asyncpg.InterfaceError)
+        or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
+    )
+
+
+class Reader:
+    """Read-only connections from the app's pool, outside any transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._native = engine.dialect.driver == "asyncpg"
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[ReadConnection]:
+        async with self.engine.connect() as connection:
+            driver = None
+            if self._native:
+                raw = await connection.get_raw_connection()
+                driver = raw.driver_connection
+            yield ReadConnection(connection, driver)
