@@ -82,6 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     yield
     await app.state.storage.close()
+    app.state.hasher.close()
     # The server has finished the in-flight requests; their Sentry events must leave before the
     # process does, but a slow Sentry must not hold up the shutdown for long.
     maintenance.cancel()

@@ -1,6 +1,10 @@
 """Login, logout, refresh and session checks, with the token checked against the sessions table."""
 
+import os
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import bcrypt
 import httpx
@@ -11,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
+from app.core.security import HASHING_NICE
 from tests.conftest import FRONTEND, PASSWORD, bearer, login, register
 
 
@@ -250,6 +255,49 @@ async def test_bcrypt_long_password_uses_first_72_bytes(
         "/api/auth/login", json={"email": "old@example.com", "password": long_password}
     )
     assert response.status_code == 200
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="per-thread nice is POSIX-only")
+async def test_hashing_runs_on_low_priority_threads(
+    client: httpx.AsyncClient, app: FastAPI, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if own >= HASHING_NICE:
+        pytest.skip("the tests already run at the lowest priority")
+    hasher = app.state.hasher
+    seen: list[tuple[str, str, int]] = []
+
+    def spy(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            thread = threading.current_thread().name
+            seen.append((name, thread, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+            return real(*args)
+
+        return run
+
+    for name in ("hash_sync", "verify_and_update_sync", "dummy_verify_sync"):
+        monkeypatch.setattr(hasher, name, spy(name, getattr(hasher, name)))
+    await register(client, "ada@example.com")
+    await login(client, "ada@example.com")
+    unknown = await client.post(
+        "/api/auth/login", json={"email": "nobody@example.com", "password": PASSWORD}
+    )
+    assert unknown.status_code == 401
+    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE users SET hashed_password = :h"), {"h": legacy})
+    await login(client, "ada@example.com")  # verifies the bcrypt hash, then re-hashes it
+
+    assert {name for name, _, _ in seen} == {
+        "hash_sync",
+        "verify_and_update_sync",
+        "dummy_verify_sync",
+    }
+    for name, thread, nice in seen:
+        assert thread.startswith("password-hash"), (name, thread)
+        assert nice == HASHING_NICE, (name, thread, nice)
+    # Only the pool's threads were lowered: the event loop's thread keeps its priority.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
 
 
 async def test_malformed_login_bodies_are_4xx(client: httpx.AsyncClient) -> None:

@@ -1,13 +1,19 @@
 """Password hashing (Argon2id, with the earlier backend's bcrypt hashes still verified) and JWTs.
 
-Hashing is CPU-bound for tens of milliseconds, so the async helpers run it in a worker thread.
+Hashing is CPU-bound for tens of milliseconds, so the async helpers run it on a small pool of
+low-priority threads.
 """
 
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar, TypeVarTuple
 
-import anyio
-import anyio.to_thread
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
@@ -19,12 +25,35 @@ from app.core.config import Settings
 JWT_ALGORITHM = "HS256"
 # bcrypt only ever looked at the first 72 bytes; passlib truncated silently, bcrypt >= 5 raises.
 BCRYPT_MAX_BYTES = 72
+# The lowest priority (highest nice value) Linux has.
+HASHING_NICE = 19
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 
 def _utf8(password: str) -> bytes:
     # surrogatepass: a lone surrogate (sendable as a JSON escape) hashes instead of raising;
     # every real password encodes exactly as before.
     return password.encode("utf-8", "surrogatepass")
+
+
+def _lower_thread_priority() -> None:
+    """Make the calling thread (not the process) yield the CPU to everything else."""
+    # On a one-core instance the hashing threads and the event loop's thread share the core at
+    # equal priority, so a login storm made every other request several times slower. At
+    # nice 19 the loop's thread wins the core whenever it has work: logins may wait, shoppers
+    # must not.
+    # On Linux a thread id is a valid PRIO_PROCESS target and the nice value is per thread
+    # (Argon2's own threads, with parallelism > 1, inherit it); lowering it needs no privilege.
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICE)
+    except OSError as exc:
+        logger.warning("could not lower the password-hashing thread's priority: %s", exc)
 
 
 class PasswordHasher:
@@ -37,10 +66,11 @@ class PasswordHasher:
         self._bcrypt = BcryptHasher()
         self._context = PasswordHash((self._argon2, self._bcrypt))
         self._dummy_hash: str | None = None
-        # Each Argon2 run holds ARGON2_MEMORY_COST KiB: a login flood queues here instead of
-        # growing the worker's memory (and starving other requests of CPU) without bound.
+        # Each Argon2 run holds ARGON2_MEMORY_COST KiB: a login flood queues in the pool (a
+        # request that gives up while queued is dropped unhashed) instead of growing the
+        # worker's memory without bound.
         self._concurrency = settings.PASSWORD_HASH_CONCURRENCY
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     def hash_sync(self, password: str) -> str:
         return self._argon2.hash(_utf8(password))
@@ -64,22 +94,31 @@ class PasswordHasher:
             self._dummy_hash = self._argon2.hash("dummy-password-for-timing")
         self._argon2.verify(_utf8(password), self._dummy_hash)
 
-    def _threads(self) -> anyio.CapacityLimiter:
-        # Created on first use: a limiter belongs to the running event loop.
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._concurrency)
-        return self._limiter
+    async def _run(self, func: Callable[[*Args], T], *args: *Args) -> T:
+        # Created on first use (and again after close), so an app that never hashes starts no
+        # threads; only the event loop's thread gets here, so no lock is needed.
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self._concurrency,
+                thread_name_prefix="password-hash",
+                initializer=_lower_thread_priority,
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self.hash_sync, password, limiter=self._threads())
+        return await self._run(self.hash_sync, password)
 
     async def verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
-        return await anyio.to_thread.run_sync(
-            self.verify_and_update_sync, password, hashed, limiter=self._threads()
-        )
+        return await self._run(self.verify_and_update_sync, password, hashed)
 
     async def dummy_verify(self, password: str) -> None:
-        await anyio.to_thread.run_sync(self.dummy_verify_sync, password, limiter=self._threads())
+        await self._run(self.dummy_verify_sync, password)
+
+    def close(self) -> None:
+        """Drop the queued hashes and let the pool's threads end; a running hash finishes."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
 
 @dataclass(frozen=True, slots=True)
