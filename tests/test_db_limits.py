@@ -130,3 +130,58 @@ async def test_a_login_does_not_hold_a_connection_while_it_hashes(
             assert (await asyncio.wait_for(login, HANG)).status_code == 200
     finally:
         await application.state.engine.dispose()
+
+
+async def kill_app_connections(engine: AsyncEngine) -> int:
+    """Terminate the app's server processes in this database, as a restart or failover would."""
+    async with engine.connect() as conn:
+        killed = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = 'quickvendor-api' AND datname = current_database()"
+            )
+        )
+        await conn.commit()
+    return int(killed or 0)
+
+
+@pytest.mark.parametrize("path", ["/api/store/ada", "/api/products", "/api/users/me"])
+async def test_a_connection_lost_under_a_read_is_a_503_then_replaced(
+    database_url: str, engine: AsyncEngine, path: str
+) -> None:
+    # Pinging only after a long idle: the dead connection reaches the request.
+    settings = make_settings(
+        database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_PING_AFTER_IDLE_SECONDS=3600
+    )
+    application = create_app(settings)
+    try:
+        async with client_for(application) as client:
+            headers = await vendor(client)
+            await create_product(client, headers)
+            assert (await client.get(path, headers=headers)).status_code == 200
+            assert await kill_app_connections(engine) == 1
+            assert_unavailable(await asyncio.wait_for(client.get(path, headers=headers), HANG))
+            # The dead connection was discarded, not handed out again.
+            assert (await client.get(path, headers=headers)).status_code == 200
+    finally:
+        await application.state.engine.dispose()
+
+
+async def test_an_idle_connection_is_pinged_and_replaced_before_use(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    settings = make_settings(
+        database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_PING_AFTER_IDLE_SECONDS=0.2
+    )
+    application = create_app(settings)
+    try:
+        async with client_for(application) as client:
+            headers = await vendor(client)
+            await create_product(client, headers)
+            assert (await client.get("/api/store/ada")).status_code == 200
+            assert await kill_app_connections(engine) == 1
+            await asyncio.sleep(0.3)
+            assert (await client.get("/api/store/ada")).status_code == 200
+            assert (await client.get("/api/products", headers=headers)).status_code == 200
+    finally:
+        await application.state.engine.dispose()

@@ -25,6 +25,10 @@ Row = Sequence[Any] | asyncpg.Record
 # Connection lost or refused, server shutting down or out of connections, statement cancelled
 # by statement_timeout: the client may retry, nothing in the request is wrong.
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+# What asyncpg raises on a connection whose server process went away while it sat in the pool
+# ("cannot switch to state ...; another operation is in progress").
+_BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
+_DRIVER_ERRORS = (asyncpg.PostgresError, *_BROKEN_CONNECTION)
 
 
 class ReadQuery:
@@ -66,8 +70,8 @@ class ReadConnection:
         try:
             with db_span(sql, "postgresql"):
                 return list[Row](await driver.fetch(sql, *args))
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
-            if driver.is_closed():
+        except _DRIVER_ERRORS as error:
+            if driver.is_closed() or isinstance(error, _BROKEN_CONNECTION):
                 # The pool must not hand this connection out again.
                 await self._connection.invalidate(error)
             if _is_unavailable(error, driver):
@@ -83,7 +87,7 @@ def _is_unavailable(error: BaseException, driver: asyncpg.Connection) -> bool:
     sqlstate = str(getattr(error, "sqlstate", "") or "")
     return (
         driver.is_closed()
-        or isinstance(error, OSError | TimeoutError | asyncpg.InterfaceError)
+        or isinstance(error, _BROKEN_CONNECTION)
         or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
     )
 
