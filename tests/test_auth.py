@@ -1,5 +1,6 @@
 """Login, logout, refresh and session checks, with the token checked against the sessions table."""
 
+import asyncio
 import os
 import threading
 from collections.abc import Callable
@@ -15,7 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
-from app.core.security import HASHING_NICE
+from app.core.security import (
+    HASHING_NICE,
+    InvalidTokenError,
+    create_access_token,
+    decode_access_token,
+)
 from tests.conftest import FRONTEND, PASSWORD, bearer, login, register
 
 
@@ -328,3 +334,20 @@ async def test_tokens_carry_the_documented_claims(
     assert claims["sub"] == user["id"]
     assert claims["sid"].startswith("session_")
     assert claims["exp"] - claims["iat"] == settings.ACCESS_TOKEN_EXPIRE_MINUTES * 60
+
+
+async def test_a_token_verified_once_still_expires_on_time(settings: Settings) -> None:
+    """Verified tokens are remembered; their expiry is not."""
+    lifetime = timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
+    issued_at = datetime.now(UTC) - lifetime + timedelta(seconds=1.5)
+    token, expires_at = create_access_token(
+        settings, user_id="user_1", session_id="session_1", issued_at=issued_at
+    )
+    for _ in range(2):
+        assert decode_access_token(settings, token).session_id == "session_1"
+    await asyncio.sleep(max((expires_at - datetime.now(UTC)).total_seconds(), 0) + 0.1)
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(settings, token)
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(InvalidTokenError):
+        decode_access_token(settings, forged)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TypeVar, TypeVarTuple
 
 import jwt
@@ -150,13 +151,27 @@ def create_access_token(
 
 
 def decode_access_token(settings: Settings, token: str) -> TokenClaims:
+    secret, audience, issuer = settings.SECRET_KEY, settings.JWT_AUDIENCE, settings.JWT_ISSUER
+    claims = _verified_claims(token, secret, audience, issuer)
+    # Checked on every use, cached or not: a cached token still expires on time.
+    if claims.expires_at <= datetime.now(UTC):
+        raise InvalidTokenError("Signature has expired")
+    return claims
+
+
+# A vendor's dashboard presents the same token on every request, and verifying it (signature and
+# claims) cost as much as a query. Only tokens that verified are kept, keyed by their exact text
+# and the key and audience they verified against; expiry is checked again on every use, and
+# whether the session is live is the database's answer each time.
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str, audience: str, issuer: str) -> TokenClaims:
     try:
         payload = jwt.decode(
             token,
-            settings.SECRET_KEY,
+            secret,
             algorithms=[JWT_ALGORITHM],
-            audience=settings.JWT_AUDIENCE,
-            issuer=settings.JWT_ISSUER,
+            audience=audience,
+            issuer=issuer,
             options={"require": ["sub", "sid", "iat", "exp", "iss", "aud"]},
         )
     except jwt.PyJWTError as exc:

@@ -6,13 +6,16 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, 
 from pydantic_core import to_json
 
 from app.api.deps import (
+    DEFAULT_LIMIT,
+    BearerDep,
     CurrentUser,
-    CurrentUserId,
-    PageDep,
-    ReaderDep,
+    Limit,
+    Offset,
     SessionDep,
     SettingsDep,
     StorageDep,
+    read_user_id,
+    reader_for,
 )
 from app.api.limits import LimiterDep, first_click
 from app.api.responses import errors, json_or_form_body
@@ -45,11 +48,14 @@ OwnedProduct = Annotated[Product, Depends(owned_product)]
 
 
 @router.get("", response_model=list[ProductOut], responses=errors(401, 422))
-async def list_products(user_id: CurrentUserId, reader: ReaderDep, page: PageDep) -> Response:
+async def list_products(
+    request: Request, bearer: BearerDep, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+) -> Response:
     """The vendor's products, newest first, unavailable ones included; total in X-Total-Count."""
-    async with reader.connect() as db:
+    async with reader_for(request).connect() as db:
+        user_id = await read_user_id(request, db, bearer)
         items, total = await products_service.list_products(
-            db, user_id=user_id, limit=page.limit, offset=page.offset
+            db, user_id=user_id, limit=limit, offset=offset
         )
     return Response(to_json(items), media_type=JSON, headers={"X-Total-Count": str(total)})
 

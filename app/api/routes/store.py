@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic_core import to_json
 
-from app.api.deps import PageDep, ReaderDep
+from app.api.deps import DEFAULT_LIMIT, Limit, Offset, reader_for
 from app.api.responses import errors
 from app.core.events import BusinessEvent, record_event
 from app.core.http_cache import revalidated_json
@@ -23,12 +23,12 @@ CACHED: dict[int | str, dict[str, Any]] = {
 
 @router.get("/{identifier}", response_model=Storefront, responses={**errors(404, 422), **CACHED})
 async def read_store(
-    identifier: Identifier, reader: ReaderDep, page: PageDep, request: Request
+    identifier: Identifier, request: Request, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
 ) -> Response:
     """A store and its available products, newest first; total in X-Total-Count."""
-    async with reader.connect() as db:
+    async with reader_for(request).connect() as db:
         result = await store_service.store_page(
-            db, identifier=identifier, limit=page.limit, offset=page.offset
+            db, identifier=identifier, limit=limit, offset=offset
         )
     if result is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Store not found")
@@ -48,11 +48,10 @@ async def read_store(
 async def read_store_product(
     identifier: Identifier,
     product_id: Annotated[str, Path(max_length=100)],
-    reader: ReaderDep,
     request: Request,
 ) -> Response:
     """One available product of a store."""
-    async with reader.connect() as db:
+    async with reader_for(request).connect() as db:
         product = await store_service.store_product(
             db, identifier=identifier, product_id=product_id
         )
