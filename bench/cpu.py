@@ -93,7 +93,7 @@ async def main() -> None:
         SECRET_KEY=secrets.token_urlsafe(48),
         DATABASE_URL=dsn.render_as_string(False),
         CORS_ORIGINS="https://bench.example",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
         BASELINE_DSN=dsn.set(drivername="postgresql").render_as_string(False),
     )
     if args.sentry:

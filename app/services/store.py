@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select
 
 from app.core.reads import ReadConnection, ReadQuery, Row
 from app.models import IMAGE_SLOTS, Product, StoreAlias, User
@@ -89,9 +89,9 @@ _AVAILABLE_COUNT = (
     .correlate(User)
     .scalar_subquery()
 )
-# The vendor row carries its count of available products, so a page past the end still knows
-# the total without a third statement.
-FIND_STORE = ReadQuery(
+# The vendor row carries its count of available products, so a page of products needs no
+# second statement for the total.
+_VENDOR = (
     select(
         User.id,
         User.store_name,
@@ -99,15 +99,23 @@ FIND_STORE = ReadQuery(
         User.whatsapp_number,
         User.banner_url,
         User.store_slug,
-        _AVAILABLE_COUNT,
+        _AVAILABLE_COUNT.label("total"),
     )
     .where(_MATCHES)
     .order_by(_PREFERENCE)
     .limit(1)
 )
-STORE_PRODUCTS = ReadQuery(
-    select(*STORE_PRODUCT_COLUMNS)
-    .where(Product.user_id == bindparam("vendor_id"), _AVAILABLE)
+FIND_STORE = ReadQuery(_VENDOR)
+_VENDOR_ROW = _VENDOR.subquery("vendor")
+VENDOR_WIDTH = len(_VENDOR_ROW.c)
+# The vendor joined to one page of their products: one statement for the whole storefront. The
+# outer join still yields the vendor when they list nothing (one row, no product); only a page
+# past the end yields no row at all, and then FIND_STORE tells an empty page from no store.
+STORE_PAGE = ReadQuery(
+    select(*_VENDOR_ROW.c, *STORE_PRODUCT_COLUMNS)
+    .select_from(
+        _VENDOR_ROW.outerjoin(Product, and_(Product.user_id == _VENDOR_ROW.c.id, _AVAILABLE))
+    )
     .order_by(Product.created_at.desc(), Product.id.desc())
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
@@ -123,23 +131,28 @@ STORE_PRODUCT = ReadQuery(
 async def store_page(
     db: ReadConnection, *, identifier: str, limit: int, offset: int
 ) -> StorePage | None:
-    """The store and one page of its available products: two statements whatever the size."""
+    """The store and one page of its available products: one statement, two for a page past
+    the end."""
     if not identifier.strip():
         return None
-    found = await db.fetchrow(FIND_STORE, link_params(identifier))
-    if found is None:
+    params = link_params(identifier)
+    rows = await db.fetch(STORE_PAGE, {**params, "limit": limit, "offset": offset})
+    vendor: Row | None = rows[0][:VENDOR_WIDTH] if rows else None
+    if not rows and offset > 0:
+        # No row: no such store, or a page past the end of one.
+        vendor = await db.fetchrow(FIND_STORE, params)
+    if vendor is None:
         return None
-    vendor_id, store_name, email, whatsapp_number, banner_url, store_slug, total = found
-    rows = await db.fetch(
-        STORE_PRODUCTS, {"vendor_id": vendor_id, "limit": limit, "offset": offset}
-    )
+    vendor_id, store_name, email, whatsapp_number, banner_url, store_slug, total = vendor
     body = {
         "vendor_name": vendor_name(store_name, email),
         "store_name": store_name,
         "whatsapp_number": whatsapp_number,
         "banner_url": banner_url,
         "store_slug": store_slug,
-        "products": [store_product_body(row) for row in rows],
+        "products": [
+            store_product_body(row[VENDOR_WIDTH:]) for row in rows if row[VENDOR_WIDTH] is not None
+        ],
     }
     return StorePage(body=body, total=int(total), vendor_id=vendor_id)
 
