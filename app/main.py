@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -80,7 +81,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             interval=settings.MAINTENANCE_INTERVAL_SECONDS,
         )
     )
+    # The app's ~150,000 long-lived objects (routes, models, SQLAlchemy's and pydantic's
+    # machinery) made every full garbage collection a 75-100 ms pause for the requests in
+    # flight, the whole of the storefront's p99; frozen, collections skip them.
+    gc.collect()
+    gc.freeze()
     yield
+    gc.unfreeze()
     await app.state.storage.close()
     app.state.hasher.close()
     # The server has finished the in-flight requests; their Sentry events must leave before the
