@@ -120,7 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
-    app.state.reader = Reader(engine)
+    app.state.reader = Reader(
+        engine,
+        capacity=settings.DB_POOL_SIZE + settings.DB_MAX_OVERFLOW,
+        timeout=settings.DB_POOL_TIMEOUT,
+    )
     app.state.hasher = PasswordHasher(settings)
     app.state.storage = create_storage(settings)
     app.state.rate_limiter = build_rate_limiter(settings, engine)

@@ -185,3 +185,28 @@ async def test_an_idle_connection_is_pinged_and_replaced_before_use(
             assert (await client.get("/api/products", headers=headers)).status_code == 200
     finally:
         await application.state.engine.dispose()
+
+
+async def test_readers_wait_their_turn_in_order_then_get_a_quick_503(tight_app: FastAPI) -> None:
+    reader = tight_app.state.reader
+    async with client_for(tight_app) as client:
+        headers = await vendor(client)
+        await create_product(client, headers)
+        served: list[int] = []
+
+        async def shopper(number: int) -> int:
+            response = await asyncio.wait_for(client.get("/api/store/ada"), HANG)
+            served.append(number)
+            return response.status_code
+
+        async with reader.connect():
+            # Every turn taken: the next reader waits DB_POOL_TIMEOUT, then gets a 503.
+            started = perf_counter()
+            assert_unavailable(await asyncio.wait_for(client.get("/api/store/ada"), HANG))
+            assert perf_counter() - started < HANG
+            waiting = []
+            for number in range(5):
+                waiting.append(asyncio.create_task(shopper(number)))
+                await asyncio.sleep(0.02)
+        assert await asyncio.gather(*waiting) == [200] * 5
+        assert served == [0, 1, 2, 3, 4]
