@@ -22,6 +22,11 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+# The access line is written without redaction (app/core/logging.py), so a method outside
+# HTTP's own (any token is a valid method) is logged as OTHER.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _route_template(scope: Scope) -> str | None:
     route = scope.get("route")
     path = getattr(route, "path", None)
@@ -72,22 +77,23 @@ class RequestContextMiddleware:
         finally:
             duration_ms = (perf_counter() - started) * 1000
             route = _route_template(scope)
+            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
             fields = {
-                "method": scope["method"],
+                "method": method,
                 "route": route,
                 "status": status_code,
                 "duration_ms": round(duration_ms, 2),
                 "user_id": ctx.user_id,
             }
             add_breadcrumb(
-                f"{scope['method']} {route or '<unmatched>'} {status_code}",
+                f"{method} {route or '<unmatched>'} {status_code}",
                 category="request",
                 level="error" if status_code >= 500 else "info",
                 data={**fields, "request_id": ctx.request_id, "stage": "completed"},
             )
             access_logger.info(
                 "%s %s %s %.1fms user=%s",
-                scope["method"],
+                method,
                 route or "<unmatched>",
                 status_code,
                 duration_ms,

@@ -106,3 +106,17 @@ async def test_development_lines_are_readable_and_level_is_a_setting(
         r"email_hash=[0-9a-f]{12}$",
         lines[0],
     )
+
+
+async def test_an_unknown_method_is_logged_as_other(database_url: str, engine: AsyncEngine) -> None:
+    # The access line is not searched for personal data, so nothing a client chose goes in it.
+    app = create_app(make_settings(database_url, ENVIRONMENT="development"))
+    stream = _capture_root_log()
+    async with client_for(app) as client:
+        await client.request("ADA@EXAMPLE.COM", "/api/products")
+        await client.request("PROPFIND", "/api/store/ada")
+    await app.state.engine.dispose()
+    # The test client's own lines (httpx) name the method; the app's must not.
+    text = "\n".join(line for line in stream.getvalue().splitlines() if " app." in line)
+    assert "ADA@EXAMPLE.COM" not in text and "PROPFIND" not in text
+    assert text.count("app.access: OTHER ") == 2
