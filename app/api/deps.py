@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import session_scope
-from app.core.reads import ReadConnection, Reader
+from app.core.reads import Reader
 from app.core.security import PasswordHasher
 from app.core.sentry import set_user_context
 from app.models import User
-from app.services.auth import Authenticated, resolve_token, resolve_user_id
+from app.services.auth import Authenticated, live_session_params, resolve_token
 from app.storage import Storage
 
 # Dependencies are `async def` even when they await nothing: FastAPI runs a plain `def`
@@ -135,16 +135,20 @@ async def get_authenticated(
     return auth
 
 
-async def read_user_id(request: Request, db: ReadConnection, bearer: str | None) -> str:
-    """The signed-in user's id, checked on the route's own read connection (one connection per
-    request, no dependency chain: the hot path's version of `get_authenticated`)."""
+def live_session(request: Request, bearer: str | None) -> dict[str, object]:
+    """The live-session check's parameters for the presented token, for a read that checks the
+    session itself (the hot path's version of `get_authenticated`, without a dependency chain);
+    401 for a missing or bad token, 403 for a cross-site cookie."""
     settings: Settings = request.app.state.settings
     value = _required_token(request, settings, _presented(request, settings, bearer))
-    user_id = await resolve_user_id(db, settings, token=value)
-    if user_id is None:
+    params = live_session_params(settings, value)
+    if params is None:
         raise _unauthorized(INVALID_TOKEN)
-    set_user_context(user_id)
-    return user_id
+    return params
+
+
+def invalid_credentials() -> HTTPException:
+    return _unauthorized(INVALID_TOKEN)
 
 
 async def get_current_user(auth: Annotated[Authenticated, Depends(get_authenticated)]) -> User:

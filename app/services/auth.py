@@ -3,11 +3,11 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Subquery, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.reads import ReadConnection, ReadQuery
+from app.core.reads import ReadQuery
 from app.core.security import (
     InvalidTokenError,
     PasswordHasher,
@@ -81,7 +81,14 @@ _LIVE_USER = select(User).where(*_LIVE_SESSION)
 LIVE_USER_ID = ReadQuery(select(User.id).where(*_LIVE_SESSION))
 
 
-def _live_session_params(settings: Settings, token: str) -> dict[str, object] | None:
+def live_user_subquery() -> Subquery:
+    """The live session's user id (column `user_id`; no row when the session is not live), to
+    join a read to; takes the live_session_params."""
+    return select(User.id.label("user_id")).where(*_LIVE_SESSION).subquery("me")
+
+
+def live_session_params(settings: Settings, token: str) -> dict[str, object] | None:
+    """The parameters of the live-session check for a token; None if the token itself is bad."""
     try:
         claims = decode_access_token(settings, token)
     except InvalidTokenError:
@@ -93,20 +100,11 @@ async def resolve_token(
     session: AsyncSession, settings: Settings, *, token: str
 ) -> Authenticated | None:
     """The user behind a token whose session is live; one query."""
-    params = _live_session_params(settings, token)
+    params = live_session_params(settings, token)
     if params is None:
         return None
     user = await session.scalar(_LIVE_USER, params)
     return None if user is None else Authenticated(user=user, session_id=str(params["session_id"]))
-
-
-async def resolve_user_id(db: ReadConnection, settings: Settings, *, token: str) -> str | None:
-    """The id of the user behind a token whose session is live, for read-only routes."""
-    params = _live_session_params(settings, token)
-    if params is None:
-        return None
-    row = await db.fetchrow(LIVE_USER_ID, params)
-    return None if row is None else str(row[0])
 
 
 async def revoke_token(session: AsyncSession, settings: Settings, *, token: str) -> None:

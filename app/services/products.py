@@ -1,6 +1,7 @@
 """A vendor's products: list, create, update, delete, their photos, and the click counter."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
@@ -12,6 +13,7 @@ from app.models.base import utcnow
 from app.schemas.common import money_to_json
 from app.schemas.product import ProductCreate, ProductUpdate
 from app.services import photos
+from app.services.auth import LIVE_USER_ID, live_user_subquery
 from app.services.images import EncodedImage
 from app.services.store import photo_fields
 from app.storage import Storage
@@ -20,10 +22,14 @@ NO_PHOTOS: Mapping[int, EncodedImage] = {}
 
 
 _OWNER = Product.user_id == bindparam("user_id")
-# Each row carries the vendor's total (a window count), so a page costs one statement; only a
-# page past the end needs a second to know the total.
-OWN_PRODUCTS = ReadQuery(
+_ME = live_user_subquery()
+# The live session's user joined to one page of their products, with their total as a window
+# count: the session check and the page in one statement. The outer join yields the user even
+# with no product (one row, no product); no row at all means the session is not live, or, with
+# an offset, a page past the end.
+OWN_PAGE = ReadQuery(
     select(
+        _ME.c.user_id,
         Product.id,
         Product.name,
         Product.description,
@@ -34,14 +40,21 @@ OWN_PRODUCTS = ReadQuery(
         Product.created_at,
         Product.updated_at,
         *(getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)),
-        func.count().over(),
+        func.count(Product.id).over(),
     )
-    .where(_OWNER)
+    .select_from(_ME.outerjoin(Product, Product.user_id == _ME.c.user_id))
     .order_by(Product.created_at.desc(), Product.id.desc())
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
 OWN_PRODUCT_COUNT = ReadQuery(select(func.count()).select_from(Product).where(_OWNER))
+
+
+@dataclass(frozen=True, slots=True)
+class OwnPage:
+    user_id: str
+    items: list[dict[str, Any]]
+    total: int
 
 
 def product_body(row: Row) -> dict[str, Any]:
@@ -61,17 +74,22 @@ def product_body(row: Row) -> dict[str, Any]:
     }
 
 
-async def list_products(
-    db: ReadConnection, *, user_id: str, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of the vendor's products, newest first, and how many they have in all."""
-    rows = await db.fetch(OWN_PRODUCTS, {"user_id": user_id, "limit": limit, "offset": offset})
+async def own_page(
+    db: ReadConnection, *, live_session: Mapping[str, Any], limit: int, offset: int
+) -> OwnPage | None:
+    """The signed-in vendor's products, newest first, and how many they have in all; None when
+    the session is not live. One statement; three for a page past the end."""
+    rows = await db.fetch(OWN_PAGE, {**live_session, "limit": limit, "offset": offset})
     if rows:
-        return [product_body(row) for row in rows], int(rows[0][-1])
+        items = [product_body(row[1:]) for row in rows if row[1] is not None]
+        return OwnPage(user_id=str(rows[0][0]), items=items, total=int(rows[0][-1]))
     if offset == 0:
-        return [], 0
-    total = await db.fetchrow(OWN_PRODUCT_COUNT, {"user_id": user_id})
-    return [], int(total[0]) if total else 0
+        return None
+    found = await db.fetchrow(LIVE_USER_ID, live_session)
+    if found is None:
+        return None
+    total = await db.fetchrow(OWN_PRODUCT_COUNT, {"user_id": found[0]})
+    return OwnPage(user_id=str(found[0]), items=[], total=int(total[0]) if total else 0)
 
 
 async def get_owned_product(

@@ -14,7 +14,8 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
     StorageDep,
-    read_user_id,
+    invalid_credentials,
+    live_session,
     reader_for,
 )
 from app.api.limits import LimiterDep, first_click
@@ -22,6 +23,7 @@ from app.api.responses import errors, json_or_form_body
 from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
 from app.core.events import BusinessEvent, record_event
 from app.core.http_cache import JSON
+from app.core.sentry import set_user_context
 from app.models import Product
 from app.schemas.common import Message
 from app.schemas.product import ProductCreate, ProductOut, ProductUpdate
@@ -52,12 +54,14 @@ async def list_products(
     request: Request, bearer: BearerDep, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
 ) -> Response:
     """The vendor's products, newest first, unavailable ones included; total in X-Total-Count."""
+    session = live_session(request, bearer)
     async with reader_for(request).connect() as db:
-        user_id = await read_user_id(request, db, bearer)
-        items, total = await products_service.list_products(
-            db, user_id=user_id, limit=limit, offset=offset
-        )
-    return Response(to_json(items), media_type=JSON, headers={"X-Total-Count": str(total)})
+        page = await products_service.own_page(db, live_session=session, limit=limit, offset=offset)
+    if page is None:
+        raise invalid_credentials()
+    set_user_context(page.user_id)
+    headers = {"X-Total-Count": str(page.total)}
+    return Response(to_json(page.items), media_type=JSON, headers=headers)
 
 
 @router.post(
