@@ -160,9 +160,10 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 TokenDep = Annotated[PresentedToken | None, Depends(presented_token)]
 
 MAX_PAGE_SIZE = 500
+MAX_OFFSET = 10_000_000
 
 
 # Plain query parameters rather than one pagination dependency, for the same reason.
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]
-Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
 DEFAULT_LIMIT = 200
