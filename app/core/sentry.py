@@ -189,6 +189,9 @@ def _start_sdk(settings: Settings, failed: set[int]) -> None:
         include_local_variables=False,
         max_request_body_size="never",
         shutdown_timeout=settings.SENTRY_SHUTDOWN_TIMEOUT,
+        # Release health (a session counted on every request) is not used; errors still carry
+        # the release.
+        auto_session_tracking=False,
         traces_sampler=make_traces_sampler(settings.traces_sample_rate),
         event_scrubber=EventScrubber(denylist=[*DEFAULT_DENYLIST, *SENSITIVE_KEYS], recursive=True),
         before_send=before_send,
@@ -197,10 +200,15 @@ def _start_sdk(settings: Settings, failed: set[int]) -> None:
             StarletteIntegration(transaction_style="url", failed_request_status_codes=failed),
             FastApiIntegration(transaction_style="url", failed_request_status_codes=failed),
             SqlalchemyIntegration(),
-            # Spans for tasks; each task gets its own scope, yet what a request sets still reaches
-            # its transaction (tests/observability/test_sentry_server.py checks under uvicorn).
-            AsyncioIntegration(),
-            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+            # Each task gets its own scope, yet what a request sets still reaches its transaction
+            # (tests/observability/test_sentry_server.py checks under uvicorn). No span per task:
+            # under uvicorn every request is a task, and its span would belong to no transaction.
+            AsyncioIntegration(task_spans=False),
+            # Log lines become breadcrumbs and errors; Sentry Logs is not used, so no handler
+            # looks at every line for it.
+            LoggingIntegration(
+                level=logging.INFO, event_level=logging.ERROR, sentry_logs_level=None
+            ),
         ],
         # SQLAlchemy already records every statement; asyncpg's spans would repeat them.
         disabled_integrations=[AsyncPGIntegration()],
