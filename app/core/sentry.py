@@ -274,8 +274,12 @@ def capture_custom_error(
 
 
 def db_span(statement: str, system: str) -> contextlib.AbstractContextManager[object]:
-    """A `db` span for a statement sent straight to the driver (the hot-path reads), like those
-    the SQLAlchemy integration records; nothing at all when no sampled transaction is running."""
+    """For a statement sent straight to the driver (the hot-path reads), what the SQLAlchemy
+    integration records for the others: a `query` breadcrumb (the statement, never its values)
+    and, inside a sampled transaction, a `db` span."""
+    if not is_enabled():
+        return contextlib.nullcontext()
+    sentry_sdk.add_breadcrumb(message=statement, category="query")
     parent = sentry_sdk.get_current_span()
     if parent is None or not parent.sampled:
         return contextlib.nullcontext()

@@ -3,6 +3,7 @@
 import pytest
 import sentry_sdk
 
+from app.services import store as store_service
 from tests.conftest import create_product
 from tests.observability.conftest import Observe
 
@@ -73,3 +74,20 @@ async def test_environment_and_release_fall_back_to_the_deployment(observe: Obse
     assert (options["environment"], options["release"]) == ("canary", "1.4.2")
     assert options["send_default_pii"] is False
     assert options["include_local_variables"] is False
+
+
+async def test_hot_path_statements_leave_query_breadcrumbs(observe: Observe) -> None:
+    """The reads sent straight to asyncpg leave the same breadcrumb as SQLAlchemy's: the SQL,
+    never its values."""
+    obs = await observe(SENTRY_TRACES_SAMPLE_RATE=0.0)
+    ada = await obs.vendor("ada.fabrics@example.com")
+    recorder = obs.record()
+    with sentry_sdk.isolation_scope():
+        async with obs.app.state.reader.connect() as db:
+            await store_service.store_page(db, identifier="ada-fabrics", limit=5, offset=0)
+        sentry_sdk.capture_message("after a storefront read")
+    sentry_sdk.flush(timeout=5)
+    [event] = recorder.items("event")
+    queries = [c["message"] for c in event["breadcrumbs"]["values"] if c["category"] == "query"]
+    assert queries and "FROM users" in queries[-1]
+    assert "ada-fabrics" not in "".join(queries) and ada.user["id"] not in "".join(queries)
