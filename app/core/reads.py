@@ -112,8 +112,12 @@ class Reader:
     async def connect(self) -> AsyncIterator[ReadConnection]:
         await self._take_turn()
         try:
-            async with self._connection() as connection:
-                yield connection
+            async with self.engine.connect() as connection:
+                driver = None
+                if self._native:
+                    raw = await connection.get_raw_connection()
+                    driver = raw.driver_connection
+                yield ReadConnection(connection, driver)
         finally:
             self._turns.release()
 
@@ -126,12 +130,3 @@ class Reader:
                 await self._turns.acquire()
         except TimeoutError:
             raise DatabaseUnavailableError("no database connection came free in time") from None
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[ReadConnection]:
-        async with self.engine.connect() as connection:
-            driver = None
-            if self._native:
-                raw = await connection.get_raw_connection()
-                driver = raw.driver_connection
-            yield ReadConnection(connection, driver)

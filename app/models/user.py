@@ -20,7 +20,3 @@ class User(TimestampMixin, Base):
     store_name: Mapped[str | None] = mapped_column(String)
     store_slug: Mapped[str] = mapped_column(String, unique=True, index=True)
     banner_url: Mapped[str | None] = mapped_column(Text)
-
-    @property
-    def email_local_part(self) -> str:
-        return self.email.split("@", 1)[0]
