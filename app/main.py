@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import gc
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -15,59 +14,31 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app.api.router import include_routes
-from app.core.body_limit import BodyLimitMiddleware
-from app.core.config import Settings, get_settings, load_settings
-from app.core.cors import JSONCORSMiddleware
-from app.core.db import create_engine, create_session_factory
-from app.core.errors import install_error_handlers
-from app.core.events import configure_events
-from app.core.http_cache import NoStoreForCredentialsMiddleware
-from app.core.logging import configure_logging
-from app.core.middleware import RequestContextMiddleware, TrailingSlashMiddleware
-from app.core.proxy import ClientAddressMiddleware, TrustedProxies
-from app.core.rate_limit import build_rate_limiter
-from app.core.reads import Reader
-from app.core.security import PasswordHasher
-from app.core.security_headers import SecurityHeadersMiddleware
-from app.core.sentry import init_sentry
+from app.db.engine import create_engine
+from app.db.session import create_session_factory
+from app.fastpath.reads import Reader
+from app.http.errors import install_error_handlers
+from app.http.stack import middleware, wrap
+from app.observability.events import BusinessEvents
+from app.observability.logging import configure_logging
+from app.observability.sentry import init_sentry
+from app.ratelimit.limiter import build_rate_limiter
 from app.schemas.common import Message
+from app.security.passwords import PasswordHasher
 from app.services.maintenance import maintenance_loop
+from app.settings import Settings, get_settings, load_settings
 from app.storage import create_storage
-
-EXPOSED_HEADERS = ["X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
-# Routes that take product photos get the form limit; every other body the JSON one.
-# Routes that take photos: the outer limit lets them through; each route then holds every file
-# to its own, smaller limit (app/api/uploads.py).
-PHOTO_FORM_PATHS = re.compile(r"/api/products(/[^/]+(/images/upload)?)?|/api/users/me/banner")
 
 
 class QuickVendorAPI(FastAPI):
-    """FastAPI whose outermost layers sit outside Starlette's server-error handler.
+    """FastAPI whose own layers sit outside Starlette's server-error handler.
 
     So a 500 still carries the request id, the timing headers and the CORS headers.
     """
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
-        app: ASGIApp = BodyLimitMiddleware(
-            super().build_middleware_stack(),
-            default=settings.JSON_MAX_BYTES,
-            larger=[(PHOTO_FORM_PATHS, settings.PRODUCT_FORM_MAX_BYTES)],
-        )
-        app = JSONCORSMiddleware(
-            app,
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "If-None-Match"],
-            expose_headers=EXPOSED_HEADERS,
-            max_age=600,
-        )
-        proxies = TrustedProxies(settings.TRUSTED_PROXIES, settings.TRUSTED_PROXY_EXTRA_HOPS)
-        app = NoStoreForCredentialsMiddleware(app, cookie_name=settings.COOKIE_NAME)
-        app = RequestContextMiddleware(ClientAddressMiddleware(app, proxies))
-        hsts = settings.HSTS_MAX_AGE_SECONDS if settings.is_production else None
-        return SecurityHeadersMiddleware(TrailingSlashMiddleware(app), hsts_max_age=hsts)
+        return wrap(super().build_middleware_stack(), middleware(settings, self.routes))
 
 
 @asynccontextmanager
@@ -105,7 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     init_sentry(settings)
-    configure_events(settings)
     docs = not settings.is_production
     app = QuickVendorAPI(
         title=settings.PROJECT_NAME,
@@ -128,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hasher = PasswordHasher(settings)
     app.state.storage = create_storage(settings)
     app.state.rate_limiter = build_rate_limiter(settings, engine)
+    app.state.events = BusinessEvents(settings)
     include_routes(app)
 
     @app.get("/", response_model=Message, tags=["root"])

@@ -14,9 +14,9 @@ from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.adoption.legacy import LegacyDataError
-from app.core.config import PROJECT_ROOT, Settings, load_settings
-from app.core.db import create_engine
-from app.core.logging import configure_logging
+from app.db.engine import create_engine
+from app.observability.logging import configure_logging
+from app.settings import PROJECT_ROOT, Settings, load_settings
 
 logger = logging.getLogger("app.prestart")
 

@@ -10,8 +10,8 @@ import logging
 
 import uvicorn
 
-from app.core.config import load_settings
-from app.core.logging import configure_logging
+from app.observability.logging import configure_logging
+from app.settings import load_settings
 
 logger = logging.getLogger("app.serve")
 

@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import sentry_sdk
 
-from app.core.config import Settings
 from app.main import create_app
+from app.settings import Settings
 
 KEY = "0123456789abcdef0123456789abcdef"
 PATHS = ("/", "/api/no-such-route", "/api/sentry/test-error")

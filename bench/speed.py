@@ -32,8 +32,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import make_url
 
-from app.core.config import Settings
-from app.core.security import PasswordHasher
+from app.security.passwords import PasswordHasher
+from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "wrk" / "report.lua"

@@ -15,13 +15,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.config import Settings
-from app.core.security import (
-    HASHING_NICE,
-    InvalidTokenError,
-    create_access_token,
-    decode_access_token,
-)
+from app.security.passwords import HASHING_NICE
+from app.security.tokens import InvalidTokenError, create_access_token, decode_access_token
+from app.settings import Settings
 from tests.conftest import FRONTEND, PASSWORD, bearer, login, register
 
 

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import DEFAULT_SQLITE_URL, Settings
+from app.settings import DEFAULT_SQLITE_URL, Settings
 
 STRONG = "k" * 48
 PG = "postgresql+asyncpg://u:p@db.example/quickvendor"

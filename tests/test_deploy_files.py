@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.config import Settings
 from app.main import create_app
+from app.settings import Settings
 from tests.conftest import make_settings
 from tests.deploy_files import (
     ROOT,

@@ -4,8 +4,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.config import Settings
 from app.main import create_app
+from app.settings import Settings
 from tests.conftest import FRONTEND, client_for, make_settings
 
 

@@ -16,9 +16,9 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.security import create_access_token
 from app.main import create_app
 from app.models.base import utcnow
+from app.security.tokens import create_access_token
 from tests.conftest import (
     PASSWORD,
     alembic_config,

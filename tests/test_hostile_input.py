@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Message
 
+from app.domain.products import IMAGE_SLOTS
 from app.main import create_app
-from app.models import IMAGE_SLOTS
 from tests.conftest import FRONTEND, PASSWORD, client_for, create_product, make_settings, vendor
 
 JSON_LIMIT = 4096

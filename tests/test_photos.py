@@ -21,8 +21,8 @@ from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.config import Settings
 from app.main import create_app
+from app.settings import Settings
 from tests.conftest import PASSWORD, create_product, make_settings, postgres_only, vendor
 
 BASE = "http://testserver"

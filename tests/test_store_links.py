@@ -1,7 +1,7 @@
 """Slugs and aliases planned for the earlier backend's vendors: every old link keeps its vendor."""
 
 from app.adoption.store_links import LegacyVendor, StoreLinks, plan_store_links
-from app.services.slugs import normalise_slug
+from app.domain.slugs import normalise_slug
 
 
 def resolve(links: StoreLinks, link: str) -> str | None:

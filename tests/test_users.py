@@ -1,12 +1,16 @@
 """Registration, profile, store settings, password change and account deletion."""
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.main import create_app
+from app.settings import Settings
 from tests.conftest import PASSWORD, bearer, create_product, login, register, vendor
 
 
@@ -260,3 +264,19 @@ async def test_delete_account_removes_products_and_sessions(
     assert all(user_id != "ada" for user_id in sessions) and len(sessions) == 1
     # The email is free again.
     assert (await register(client, "ada@example.com"))["email"] == "ada@example.com"
+
+
+async def test_local_numbers_take_the_apps_own_country_code(
+    settings: Settings, make_client: Callable[[FastAPI], httpx.AsyncClient]
+) -> None:
+    """DEFAULT_COUNTRY_CODE given to create_app reaches the validation (not the environment's)."""
+    ghana = create_app(settings.model_copy(update={"DEFAULT_COUNTRY_CODE": "233"}))
+    client = make_client(ghana)
+    profile = await register(client, "kofi@example.com", whatsapp_number="024 123 4567")
+    assert profile["whatsapp_number"] == "233241234567"
+    headers = bearer(await login(client, "kofi@example.com"))
+    changed = await client.patch(
+        "/api/users/me", json={"whatsapp_number": "020 765 4321"}, headers=headers
+    )
+    assert changed.json()["whatsapp_number"] == "233207654321"
+    await ghana.state.engine.dispose()

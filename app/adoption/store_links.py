@@ -10,7 +10,7 @@ becomes an alias, which the storefront matches exactly (case-insensitively) befo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.services.slugs import base_slug_for, first_free_slug, normalise_slug
+from app.domain.slugs import base_slug_for, first_free_slug, normalise_slug
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 from fastapi import Response
 
-from app.core.config import Settings
 from app.services.auth import IssuedToken
+from app.settings import Settings
 
 
 def set_auth_cookie(response: Response, settings: Settings, issued: IssuedToken) -> None:

@@ -5,13 +5,11 @@ succeeds. The second is keyed on the submitted email whether or not an account e
 reveals nothing, and on the address too, so a stranger cannot lock a vendor out of every network.
 """
 
-from typing import Annotated
+from fastapi import HTTPException, Request, status
 
-from fastapi import Depends, HTTPException, Request, status
-
-from app.api.deps import SettingsDep
-from app.core.config import Settings
-from app.core.rate_limit import Hit, RateLimiter
+from app.api.deps import LimiterDep, SettingsDep
+from app.ratelimit.limiter import Hit, RateLimiter
+from app.settings import Settings
 
 TOO_MANY_LOGINS = "Too many login attempts, please retry later"
 TOO_MANY_REGISTRATIONS = "Too many sign-ups from this network, please retry later"
@@ -20,14 +18,6 @@ TOO_MANY_REGISTRATIONS = "Too many sign-ups from this network, please retry late
 def client_ip(request: Request) -> str:
     """The client's address (behind trusted proxies, the one they reported)."""
     return request.client.host if request.client else "unknown"
-
-
-async def get_rate_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    return limiter
-
-
-LimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 
 def normalised_email(email: str) -> str:

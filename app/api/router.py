@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from app.api.routes import auth, health, photos, products, sentry_test, store, users
 from app.api.routes.media import mount_media
-from app.api.shortcuts import install_shortcuts
+from app.fastpath.shortcuts import install_shortcuts
 
 
 def include_routes(app: FastAPI) -> None:
@@ -16,11 +16,5 @@ def include_routes(app: FastAPI) -> None:
     # route shares their paths, so the hottest requests try the fewest routes.
     for module in (store, products, photos, auth, users, sentry_test, health):
         app.include_router(module.router)
-    install_shortcuts(
-        app,
-        (store.router, products.router),
-        store.read_store,
-        store.read_store_product,
-        products.list_products,
-    )
+    install_shortcuts(app)
     mount_media(app)

@@ -10,10 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import UploadFile
 
 from app.api.forms import ModelT, megabytes, parse_as, read_fields
-from app.core.config import Settings
-from app.models import IMAGE_SLOTS
+from app.domain.products import IMAGE_SLOTS
+from app.images.codec import EncodedImage, ImageRejectedError, ImageRules
 from app.services import photos
-from app.services.images import EncodedImage, ImageRejectedError, ImageRules
+from app.settings import Settings
 from app.storage import StorageError
 
 logger = logging.getLogger("app.photos")

@@ -1,14 +1,13 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
 from app.models.base import Base
-from app.models.product import IMAGE_SLOTS, Product
+from app.models.product import Product
 from app.models.rate_limit import RateLimitCounter
 from app.models.session import UserSession
 from app.models.store_alias import StoreAlias
 from app.models.user import User
 
 __all__ = [
-    "IMAGE_SLOTS",
     "Base",
     "Product",
     "RateLimitCounter",

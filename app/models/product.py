@@ -5,10 +5,9 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.domain.products import IMAGE_SLOTS
 from app.models.base import Base, TimestampMixin, new_id
 from app.models.types import Money
-
-IMAGE_SLOTS = 5
 
 
 class Product(TimestampMixin, Base):
@@ -36,15 +35,3 @@ class Product(TimestampMixin, Base):
 
     def image_slots(self) -> list[str | None]:
         return [getattr(self, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)]
-
-    @property
-    def image_urls(self) -> list[str]:
-        return [url for url in self.image_slots() if url]
-
-    @property
-    def images(self) -> list[dict[str, int | str]]:
-        return [
-            {"slot": slot, "url": url}
-            for slot, url in enumerate(self.image_slots(), start=1)
-            if url
-        ]

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, Integer, Numeric
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-CENT = Decimal("0.01")
+from app.domain.money import CENT
 
 
 class Money(TypeDecorator[Decimal]):

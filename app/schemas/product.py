@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.models.product import IMAGE_SLOTS
+from app.domain.products import IMAGE_SLOTS
 from app.schemas.common import MoneyIn, MoneyOut, strip_text
 
 ProductName = Annotated[str, BeforeValidator(strip_text), Field(min_length=1, max_length=200)]

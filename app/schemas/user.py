@@ -5,17 +5,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
-from app.core.config import get_settings
+from app.domain.phones import check_whatsapp_characters
+from app.domain.slugs import SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN, is_reserved
 from app.schemas.common import strip_text
-from app.services.phones import normalise_whatsapp
-from app.services.slugs import SLUG_MAX_LENGTH, SLUG_MIN_LENGTH, SLUG_PATTERN, is_reserved
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
-
-
-def _whatsapp(value: str) -> str:
-    return normalise_whatsapp(value, get_settings().DEFAULT_COUNTRY_CODE)
 
 
 def _not_reserved(slug: str) -> str:
@@ -28,7 +23,8 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
-WhatsAppNumber = Annotated[str, Field(max_length=40), AfterValidator(_whatsapp)]
+# As typed; the routes turn it into wa.me digits with the app's DEFAULT_COUNTRY_CODE.
+WhatsAppNumber = Annotated[str, Field(max_length=40), AfterValidator(check_whatsapp_characters)]
 Password = Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(_lower)]
 StoreSlug = Annotated[

@@ -6,16 +6,12 @@ from datetime import datetime
 from sqlalchemy import Subquery, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.config import Settings
-from app.core.reads import ReadQuery
-from app.core.security import (
-    InvalidTokenError,
-    PasswordHasher,
-    create_access_token,
-    decode_access_token,
-)
+from app.fastpath.reads import ReadQuery
 from app.models import User, UserSession
 from app.models.base import new_id, utcnow
+from app.security.passwords import PasswordHasher
+from app.security.tokens import InvalidTokenError, create_access_token, decode_access_token
+from app.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +74,7 @@ _LIVE_SESSION = (
     UserSession.expires_at > bindparam("now"),
 )
 _LIVE_USER = select(User).where(*_LIVE_SESSION)
-LIVE_USER_ID = ReadQuery(select(User.id).where(*_LIVE_SESSION))
+LIVE_USER_ID = ReadQuery(select(User.id.label("user_id")).where(*_LIVE_SESSION))
 
 
 def live_user_subquery() -> Subquery:

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.rate_limit import RateLimiter
 from app.models.base import utcnow
+from app.ratelimit.limiter import RateLimiter
 from app.services.auth import purge_sessions
 
 logger = logging.getLogger("app.maintenance")

@@ -9,8 +9,9 @@ import sentry_sdk
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import IMAGE_SLOTS, Product, User
-from app.services.images import EncodedImage, ImageRules, reencode
+from app.domain.products import IMAGE_SLOTS
+from app.images.codec import EncodedImage, ImageRules, reencode
+from app.models import Product, User
 from app.storage import Storage
 
 logger = logging.getLogger("app.photos")

@@ -7,15 +7,15 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.reads import ReadConnection, ReadQuery, Row
-from app.models import IMAGE_SLOTS, Product
+from app.fastpath.mapping import position
+from app.fastpath.reads import ReadConnection, ReadQuery
+from app.images.codec import EncodedImage
+from app.models import Product
 from app.models.base import utcnow
-from app.schemas.common import money_to_json
 from app.schemas.product import ProductCreate, ProductUpdate
 from app.services import photos
 from app.services.auth import LIVE_USER_ID, live_user_subquery
-from app.services.images import EncodedImage
-from app.services.store import photo_fields
+from app.services.bodies import PRODUCT
 from app.storage import Storage
 
 NO_PHOTOS: Mapping[int, EncodedImage] = {}
@@ -29,25 +29,24 @@ _ME = live_user_subquery()
 # an offset, a page past the end.
 OWN_PAGE = ReadQuery(
     select(
-        _ME.c.user_id,
-        Product.id,
-        Product.name,
-        Product.description,
-        Product.price,
-        Product.is_available,
-        Product.click_count,
-        Product.user_id,
-        Product.created_at,
-        Product.updated_at,
-        *(getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)),
-        func.count(Product.id).over(),
+        _ME.c.user_id.label("session_user_id"),
+        *PRODUCT.select(),
+        func.count(Product.id).over().label("total"),
     )
     .select_from(_ME.outerjoin(Product, Product.user_id == _ME.c.user_id))
     .order_by(Product.created_at.desc(), Product.id.desc())
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
-OWN_PRODUCT_COUNT = ReadQuery(select(func.count()).select_from(Product).where(_OWNER))
+OWN_PRODUCT_COUNT = ReadQuery(
+    select(func.count().label("total")).select_from(Product).where(_OWNER)
+)
+_OWN_PRODUCT = PRODUCT.bind(OWN_PAGE.statement)
+_OWN_USER_ID = position(OWN_PAGE.statement, "session_user_id")
+_OWN_PRODUCT_ID = position(OWN_PAGE.statement, "id")
+_OWN_TOTAL = position(OWN_PAGE.statement, "total")
+_LIVE_USER_ID = position(LIVE_USER_ID.statement, "user_id")
+_COUNT = position(OWN_PRODUCT_COUNT.statement, "total")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,23 +56,6 @@ class OwnPage:
     total: int
 
 
-def product_body(row: Row) -> dict[str, Any]:
-    """One product in the `ProductOut` shape, fields in its order."""
-    product_id, name, description, price, available, clicks, user_id, created, updated = row[:9]
-    return {
-        "id": product_id,
-        "name": name,
-        "description": description,
-        "price": money_to_json(price),
-        **photo_fields(row[9 : 9 + IMAGE_SLOTS]),
-        "is_available": bool(available),
-        "click_count": clicks,
-        "user_id": user_id,
-        "created_at": created,
-        "updated_at": updated,
-    }
-
-
 async def own_page(
     db: ReadConnection, *, live_session: Mapping[str, Any], limit: int, offset: int
 ) -> OwnPage | None:
@@ -81,15 +63,17 @@ async def own_page(
     the session is not live. One statement; three for a page past the end."""
     rows = await db.fetch(OWN_PAGE, {**live_session, "limit": limit, "offset": offset})
     if rows:
-        items = [product_body(row[1:]) for row in rows if row[1] is not None]
-        return OwnPage(user_id=str(rows[0][0]), items=items, total=int(rows[0][-1]))
+        items = [_OWN_PRODUCT.body(row) for row in rows if row[_OWN_PRODUCT_ID] is not None]
+        first = rows[0]
+        return OwnPage(user_id=str(first[_OWN_USER_ID]), items=items, total=int(first[_OWN_TOTAL]))
     if offset == 0:
         return None
     found = await db.fetchrow(LIVE_USER_ID, live_session)
     if found is None:
         return None
-    total = await db.fetchrow(OWN_PRODUCT_COUNT, {"user_id": found[0]})
-    return OwnPage(user_id=str(found[0]), items=[], total=int(total[0]) if total else 0)
+    user_id = str(found[_LIVE_USER_ID])
+    total = await db.fetchrow(OWN_PRODUCT_COUNT, {"user_id": user_id})
+    return OwnPage(user_id=user_id, items=[], total=int(total[_COUNT]) if total else 0)
 
 
 async def get_owned_product(

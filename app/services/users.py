@@ -4,15 +4,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.config import Settings
-from app.core.security import PasswordHasher
+from app.domain.slugs import base_slug_for, first_free_slug
+from app.images.codec import EncodedImage
 from app.models import StoreAlias, User, UserSession
 from app.models.base import utcnow
 from app.schemas.user import RegisterRequest, UserProfile
+from app.security.passwords import PasswordHasher
 from app.services import photos
 from app.services.errors import EmailTakenError, SlugTakenError, WrongPasswordError
-from app.services.images import EncodedImage
-from app.services.slugs import base_slug_for, first_free_slug
+from app.settings import Settings
 from app.storage import Storage
 
 # A slug picked just before a concurrent registration took it: try the next free one.

@@ -1,6 +1,6 @@
 """Where photo files live: a local folder or an S3-compatible bucket, chosen by settings."""
 
-from app.core.config import Settings
+from app.settings import Settings
 from app.storage.base import IMMUTABLE_CACHE, Storage, StorageError
 from app.storage.local import LocalStorage
 from app.storage.s3 import S3Storage

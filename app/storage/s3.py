@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.core.config import Settings
+from app.settings import Settings
 from app.storage.base import IMMUTABLE_CACHE, Storage, StorageError
 
 if TYPE_CHECKING:

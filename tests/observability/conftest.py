@@ -19,8 +19,8 @@ from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.config import Settings
 from app.main import create_app
+from app.settings import Settings
 from tests.conftest import PASSWORD, client_for, is_postgres, login, make_settings, register
 from tests.observability.bugsink import Bugsink, running_bugsink
 

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.redact import FILTERED, SENSITIVE, redact_text
+from app.observability.redaction import FILTERED, SENSITIVE, redact_text
 
 # Characters the patterns are made of, so generated text often comes close to a match.
 PIECES = st.sampled_from(

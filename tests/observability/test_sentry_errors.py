@@ -2,7 +2,7 @@
 
 import logging
 
-from app.core.sentry import capture_custom_error
+from app.observability.sentry import capture_custom_error
 from tests.conftest import create_product
 from tests.observability.conftest import RELEASE, Observe
 

@@ -76,8 +76,8 @@ async def test_requests_do_not_wait_for_an_unreachable_sentry(
 
 EXIT_SCRIPT = """
 import sys
-from app.core.config import Settings
-from app.core.sentry import capture_custom_error, capture_message_with_context, init_sentry
+from app.settings import Settings
+from app.observability.sentry import capture_custom_error, capture_message_with_context, init_sentry
 
 assert init_sentry(Settings(_env_file=None, SENTRY_DSN=sys.argv[1], SENTRY_SHUTDOWN_TIMEOUT=1))
 for n in range(20):

@@ -1,14 +1,15 @@
 """Login, logout, token refresh and session check."""
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response
 
+from app.api.authentication import AuthDep, TokenDep, unauthorized
 from app.api.cookies import clear_auth_cookie, set_auth_cookie
-from app.api.deps import AuthDep, HasherDep, SessionDep, SettingsDep, TokenDep
+from app.api.deps import EventsDep, HasherDep, LimiterDep, SessionDep, SettingsDep
 from app.api.forms import parse_as, read_fields
-from app.api.limits import LimiterDep, guard_login, login_succeeded
+from app.api.limits import guard_login, login_succeeded
 from app.api.responses import errors, json_or_form_body
-from app.core.events import BusinessEvent, email_fingerprint, record_event
-from app.core.sentry import set_user_context
+from app.observability.events import BusinessEvent
+from app.observability.sentry import set_user_context
 from app.schemas.auth import LoginRequest, SessionStatus, Token
 from app.schemas.common import Message
 from app.services import auth as auth_service
@@ -31,6 +32,7 @@ async def login(
     settings: SettingsDep,
     hasher: HasherDep,
     limiter: LimiterDep,
+    events: EventsDep,
 ) -> Token:
     """Log in with email and password (JSON, or the OAuth2 form Swagger's Authorize sends)."""
     fields, _ = await read_fields(request)
@@ -42,13 +44,11 @@ async def login(
         session, hasher, email=data.email, password=data.password
     )
     if user is None:
-        record_event(BusinessEvent.LOGIN_FAILED, email_hash=email_fingerprint(data.email))
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"}
-        )
+        events.record(BusinessEvent.LOGIN_FAILED, email_hash=events.email_fingerprint(data.email))
+        raise unauthorized(BAD_CREDENTIALS)
     await login_succeeded(request, limiter, email=data.email)
     set_user_context(user.id)
-    record_event(BusinessEvent.LOGIN_SUCCEEDED, user_id=user.id)
+    events.record(BusinessEvent.LOGIN_SUCCEEDED, user_id=user.id)
     issued = await auth_service.issue_token(session, settings, user_id=user.id)
     set_auth_cookie(response, settings, issued)
     return Token(access_token=issued.token)
@@ -73,11 +73,7 @@ async def refresh(
     """Exchange a live token for a new one; the old one stops working."""
     issued = await auth_service.rotate_token(session, settings, current=auth)
     if issued is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "Could not validate credentials",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthorized()
     set_auth_cookie(response, settings, issued)
     return Token(access_token=issued.token)
 

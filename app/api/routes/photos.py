@@ -4,7 +4,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from app.api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from app.api.authentication import CurrentUser
+from app.api.deps import SessionDep, SettingsDep, StorageDep
 from app.api.forms import parse_as
 from app.api.responses import errors
 from app.api.routes.products import OwnedProduct
@@ -13,6 +14,7 @@ from app.schemas.product import PhotoSlot, PhotoSlotNumber, ProductOut
 from app.schemas.user import BannerUploaded
 from app.services import products as products_service
 from app.services import users as users_service
+from app.services.bodies import PRODUCT
 
 router = APIRouter(prefix="/api", tags=["photos"])
 
@@ -44,7 +46,7 @@ async def upload_product_photo(
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
-) -> ProductOut:
+) -> dict[str, Any]:
     """Put one photo in a slot (1 to 5), replacing the photo that was there."""
     fields, image = await read_single_photo(
         request, settings, names=("image",), max_bytes=settings.PHOTO_MAX_BYTES, what="Photo"
@@ -54,7 +56,7 @@ async def upload_product_photo(
         product = await products_service.update_product(
             session, storage, product=product, images={slot: image}
         )
-    return ProductOut.model_validate(product)
+    return PRODUCT.body_of(product)
 
 
 @router.delete(

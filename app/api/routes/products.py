@@ -1,33 +1,34 @@
 """A vendor's own products, and the public click counter."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from pydantic_core import to_json
 
+from app.api.authentication import BearerDep, CurrentUser, live_session, unauthorized
 from app.api.deps import (
     DEFAULT_LIMIT,
-    BearerDep,
-    CurrentUser,
+    EventsDep,
     Limit,
+    LimiterDep,
     Offset,
     SessionDep,
     SettingsDep,
     StorageDep,
-    invalid_credentials,
-    live_session,
     reader_for,
 )
-from app.api.limits import LimiterDep, first_click
+from app.api.limits import first_click
 from app.api.responses import errors, json_or_form_body
 from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
-from app.core.events import BusinessEvent, record_event
-from app.core.http_cache import JSON
-from app.core.sentry import set_user_context
+from app.fastpath.shortcuts import fast_get
+from app.http.caching import JSON
 from app.models import Product
+from app.observability.events import BusinessEvent
+from app.observability.sentry import set_user_context
 from app.schemas.common import Message
 from app.schemas.product import ProductCreate, ProductOut, ProductUpdate
 from app.services import products as products_service
+from app.services.bodies import PRODUCT
 
 router = APIRouter(prefix="/api/products", tags=["products"])
 
@@ -49,7 +50,7 @@ async def owned_product(product_id: ProductId, user: CurrentUser, session: Sessi
 OwnedProduct = Annotated[Product, Depends(owned_product)]
 
 
-@router.get("", response_model=list[ProductOut], responses=errors(401, 422))
+@fast_get(router, "", response_model=list[ProductOut], responses=errors(401, 422))
 async def list_products(
     request: Request, bearer: BearerDep, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
 ) -> Response:
@@ -58,7 +59,7 @@ async def list_products(
     async with reader_for(request).connect() as db:
         page = await products_service.own_page(db, live_session=session, limit=limit, offset=offset)
     if page is None:
-        raise invalid_credentials()
+        raise unauthorized()
     set_user_context(page.user_id)
     headers = {"X-Total-Count": str(page.total)}
     return Response(to_json(page.items), media_type=JSON, headers=headers)
@@ -77,21 +78,22 @@ async def create_product(
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
-) -> ProductOut:
+    events: EventsDep,
+) -> dict[str, Any]:
     """Create a product from the frontend's multipart form (photos in image_1..5) or JSON."""
     data, images = await read_product_form(request, settings, ProductCreate)
     with storage_errors():
         product = await products_service.create_product(
             session, storage, user_id=user.id, data=data, images=images
         )
-    record_event(BusinessEvent.PRODUCT_CREATED, user_id=user.id, product_id=product.id)
-    return ProductOut.model_validate(product)
+    events.record(BusinessEvent.PRODUCT_CREATED, user_id=user.id, product_id=product.id)
+    return PRODUCT.body_of(product)
 
 
 @router.get("/{product_id}", response_model=ProductOut, responses=errors(401, 404, 422))
-async def read_product(product: OwnedProduct) -> ProductOut:
+async def read_product(product: OwnedProduct) -> dict[str, Any]:
     """One of the vendor's own products."""
-    return ProductOut.model_validate(product)
+    return PRODUCT.body_of(product)
 
 
 @router.put(
@@ -106,14 +108,14 @@ async def update_product(
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
-) -> ProductOut:
+) -> dict[str, Any]:
     """Change any of a product's fields; only the fields sent change; a photo replaces its slot."""
     data, images = await read_product_form(request, settings, ProductUpdate)
     with storage_errors():
         product = await products_service.update_product(
             session, storage, product=product, data=data, images=images
         )
-    return ProductOut.model_validate(product)
+    return PRODUCT.body_of(product)
 
 
 @router.delete(

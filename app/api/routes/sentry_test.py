@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, status
 
-from app.api.deps import SessionDep, SettingsDep, TokenDep
+from app.api.authentication import TokenDep
+from app.api.deps import SessionDep, SettingsDep
 from app.api.responses import errors
-from app.core.sentry import capture_message_with_context, set_user_context
+from app.observability.sentry import capture_message_with_context, set_user_context
 from app.schemas.common import Message
 from app.services.auth import resolve_token
 

@@ -5,10 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic_core import to_json
 
-from app.api.deps import DEFAULT_LIMIT, Limit, Offset, reader_for
+from app.api.deps import DEFAULT_LIMIT, Limit, Offset, events_for, reader_for
 from app.api.responses import errors
-from app.core.events import BusinessEvent, record_event
-from app.core.http_cache import revalidated_json
+from app.fastpath.shortcuts import fast_get
+from app.http.caching import revalidated_json
+from app.observability.events import BusinessEvent
 from app.schemas.product import Storefront, StoreProduct
 from app.services import store as store_service
 
@@ -21,7 +22,9 @@ CACHED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/{identifier}", response_model=Storefront, responses={**errors(404, 422), **CACHED})
+@fast_get(
+    router, "/{identifier}", response_model=Storefront, responses={**errors(404, 422), **CACHED}
+)
 async def read_store(
     identifier: Identifier, request: Request, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
 ) -> Response:
@@ -32,7 +35,9 @@ async def read_store(
         )
     if result is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Store not found")
-    record_event(BusinessEvent.STOREFRONT_VIEWED, vendor_id=result.vendor_id, products=result.total)
+    events_for(request).record(
+        BusinessEvent.STOREFRONT_VIEWED, vendor_id=result.vendor_id, products=result.total
+    )
     return revalidated_json(
         request.headers.get("if-none-match"),
         to_json(result.body),
@@ -40,7 +45,8 @@ async def read_store(
     )
 
 
-@router.get(
+@fast_get(
+    router,
     "/{identifier}/products/{product_id}",
     response_model=StoreProduct,
     responses={**errors(404, 422), **CACHED},

@@ -2,10 +2,13 @@
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from app.api.deps import AuthDep, CurrentUser, HasherDep, SessionDep, SettingsDep, StorageDep
+from app.api.authentication import AuthDep, CurrentUser
+from app.api.deps import EventsDep, HasherDep, SessionDep, SettingsDep, StorageDep
+from app.api.forms import field_error
 from app.api.limits import limit_registration
 from app.api.responses import errors
-from app.core.events import BusinessEvent, record_event
+from app.domain.phones import normalise_whatsapp
+from app.observability.events import BusinessEvent
 from app.schemas.user import (
     AccountDeletion,
     PasswordChange,
@@ -16,8 +19,17 @@ from app.schemas.user import (
 )
 from app.services import users as users_service
 from app.services.errors import EmailTakenError, SlugTakenError, WrongPasswordError
+from app.settings import Settings
 
 router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+def whatsapp_digits(raw: str, settings: Settings) -> str:
+    """The digits wa.me needs, local numbers read with this app's DEFAULT_COUNTRY_CODE; else 422."""
+    try:
+        return normalise_whatsapp(raw, settings.DEFAULT_COUNTRY_CODE)
+    except ValueError as exc:
+        raise field_error("whatsapp_number", f"Value error, {exc}") from None
 
 
 @router.post(
@@ -28,9 +40,15 @@ router = APIRouter(prefix="/api/users", tags=["users"])
     dependencies=[Depends(limit_registration)],
 )
 async def register(
-    data: RegisterRequest, session: SessionDep, settings: SettingsDep, hasher: HasherDep
+    data: RegisterRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    events: EventsDep,
 ) -> UserProfile:
     """Create a vendor account with its own store link."""
+    number = whatsapp_digits(data.whatsapp_number, settings)
+    data = data.model_copy(update={"whatsapp_number": number})
     try:
         user = await users_service.register(session, hasher, data=data)
     except EmailTakenError:
@@ -39,7 +57,7 @@ async def register(
         raise HTTPException(
             status.HTTP_409_CONFLICT, "Could not reserve a store link, please retry"
         ) from None
-    record_event(BusinessEvent.USER_REGISTERED, user_id=user.id)
+    events.record(BusinessEvent.USER_REGISTERED, user_id=user.id)
     return users_service.profile_of(user, settings)
 
 
@@ -54,9 +72,8 @@ async def update_me(
     data: ProfileUpdate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> UserProfile:
     """Change the WhatsApp number shoppers reach."""
-    user = await users_service.update_whatsapp(
-        session, user=user, whatsapp_number=data.whatsapp_number
-    )
+    number = whatsapp_digits(data.whatsapp_number, settings)
+    user = await users_service.update_whatsapp(session, user=user, whatsapp_number=number)
     return users_service.profile_of(user, settings)
 
 

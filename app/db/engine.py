@@ -1,43 +1,15 @@
-"""The async engine and session factory, configured per database backend."""
+"""The async engine, configured per database backend."""
 
-import re
-from collections.abc import AsyncIterator, Mapping
 from time import monotonic
 from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from app.core.config import Settings
-
-# NUL cannot be stored in PostgreSQL text, and an unpaired surrogate (legal in a JSON "\ud800"
-# escape) cannot be encoded as UTF-8 by either driver.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-class UnstorableTextError(ValueError):
-    """A statement parameter holds text no database here can store: the client sent it."""
-
-
-class DatabaseUnavailableError(Exception):
-    """The database could not answer now (connection lost, statement timed out): retry later."""
-
-
-def is_unstorable(value: Any) -> bool:
-    if isinstance(value, str):
-        return _UNSTORABLE.search(value) is not None
-    if isinstance(value, Mapping):
-        return any(is_unstorable(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(is_unstorable(item) for item in value)
-    return False
+from app.db.errors import refuse_unstorable
+from app.settings import Settings
 
 
 def _refuse_unstorable_text(
@@ -45,8 +17,7 @@ def _refuse_unstorable_text(
 ) -> None:
     # One check where every value from a body, a form, a path or a query reaches the database,
     # so none of them can turn into a driver error (a 500) or be stored mangled.
-    if is_unstorable(parameters):
-        raise UnstorableTextError("text contains a NUL character or an unpaired surrogate")
+    refuse_unstorable(parameters)
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -123,17 +94,3 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 
     event.listen(engine.sync_engine.pool, "checkin", on_checkin)
     event.listen(engine.sync_engine.pool, "checkout", on_checkout)
-
-
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-
-
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One session per request: rolled back on error, always closed."""
-    async with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise

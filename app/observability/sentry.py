@@ -22,10 +22,10 @@ from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 from sentry_sdk.types import Event, Hint
 
-from app.core.config import Settings
-from app.core.context import set_current_user_id
-from app.core.logging import ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER
-from app.core.redact import FILTERED, redact_text
+from app.observability.context import set_current_user_id
+from app.observability.logging import ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER
+from app.observability.redaction import FILTERED, redact_text
+from app.settings import Settings
 
 Level = Literal["fatal", "error", "warning", "info", "debug"]
 

@@ -7,14 +7,14 @@ from typing import Any, cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ExceptionHandler
 
-from app.core.context import current_request_id
-from app.core.db import DatabaseUnavailableError, UnstorableTextError
-from app.core.logging import UNHANDLED_LOGGER
+from app.db.errors import DatabaseUnavailableError, UnstorableTextError, is_unavailable
+from app.observability.context import current_request_id
+from app.observability.logging import UNHANDLED_LOGGER
 
 logger = logging.getLogger("app.errors")
 # Sentry gets an unhandled error from the framework integration, with its mechanism; this logger
@@ -77,15 +77,8 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "Internal server error")
 
 
-def _is_unavailable(exc: DBAPIError) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
-        return True
-    # asyncpg reports statement_timeout (SQLSTATE 57014) as QueryCanceledError.
-    return getattr(exc.orig, "sqlstate", None) == "57014"
-
-
 async def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    if _is_unavailable(exc):
+    if is_unavailable(exc):
         return await _database_unavailable(request, exc)
     raise exc
 

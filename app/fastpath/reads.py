@@ -9,7 +9,7 @@ embedded default needs its type conversions (cents, booleans, dates).
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,19 +17,16 @@ import asyncpg
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.core.db import DatabaseUnavailableError, UnstorableTextError, is_unstorable
-from app.core.sentry import db_span
+from app.db.errors import (
+    BROKEN_CONNECTION,
+    DatabaseUnavailableError,
+    is_unavailable,
+    refuse_unstorable,
+)
+from app.fastpath.mapping import Row
+from app.observability.sentry import db_span
 
-# An asyncpg Record or a SQLAlchemy Row: both index and unpack like the tuple of columns.
-Row = Sequence[Any] | asyncpg.Record
-
-# Connection lost or refused, server shutting down or out of connections, statement cancelled
-# by statement_timeout: the client may retry, nothing in the request is wrong.
-_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
-# What asyncpg raises on a connection whose server process went away while it sat in the pool
-# ("cannot switch to state ...; another operation is in progress").
-_BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
-_DRIVER_ERRORS = (asyncpg.PostgresError, *_BROKEN_CONNECTION)
+_DRIVER_ERRORS = (asyncpg.PostgresError, *BROKEN_CONNECTION)
 
 
 class ReadQuery:
@@ -61,8 +58,7 @@ class ReadConnection:
 
     async def fetch(self, query: ReadQuery, params: Mapping[str, Any]) -> list[Row]:
         # The same refusal the engine's before_cursor_execute hook gives every other statement.
-        if is_unstorable(params):
-            raise UnstorableTextError("text contains a NUL character or an unpaired surrogate")
+        refuse_unstorable(params)
         if self._driver is None:
             result = await self._connection.execute(query.statement, dict(params))
             return list(result.all())
@@ -72,25 +68,16 @@ class ReadConnection:
             with db_span(sql, "postgresql"):
                 return list[Row](await driver.fetch(sql, *args))
         except _DRIVER_ERRORS as error:
-            if driver.is_closed() or isinstance(error, _BROKEN_CONNECTION):
+            if driver.is_closed() or isinstance(error, BROKEN_CONNECTION):
                 # The pool must not hand this connection out again.
                 await self._connection.invalidate(error)
-            if _is_unavailable(error, driver):
+            if driver.is_closed() or is_unavailable(error):
                 raise DatabaseUnavailableError(type(error).__name__) from error
             raise
 
     async def fetchrow(self, query: ReadQuery, params: Mapping[str, Any]) -> Row | None:
         rows = await self.fetch(query, params)
         return rows[0] if rows else None
-
-
-def _is_unavailable(error: BaseException, driver: asyncpg.Connection) -> bool:
-    sqlstate = str(getattr(error, "sqlstate", "") or "")
-    return (
-        driver.is_closed()
-        or isinstance(error, _BROKEN_CONNECTION)
-        or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
-    )
 
 
 class Reader:

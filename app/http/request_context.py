@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, timing headers, breadcrumbs, access log; slash-tolerant paths.
+"""The outermost request layer: request id, timing headers, breadcrumbs, access log.
 
 Pure ASGI (not BaseHTTPMiddleware) so the body is never read here and the ContextVar set for the
 request is the one every handler, log line and Sentry event of that request sees.
@@ -12,9 +12,9 @@ from time import perf_counter
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.context import RequestContext, request_context
-from app.core.logging import ACCESS_LOGGER
-from app.core.sentry import add_breadcrumb, set_request_id
+from app.observability.context import RequestContext, request_context
+from app.observability.logging import ACCESS_LOGGER
+from app.observability.sentry import add_breadcrumb, set_request_id
 
 access_logger = logging.getLogger(ACCESS_LOGGER)
 
@@ -22,7 +22,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-# The access line is written without redaction (app/core/logging.py), so a method outside
+# The access line is written without redaction (app/observability/logging.py), so a method outside
 # HTTP's own (any token is a valid method) is logged as OTHER.
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -101,19 +101,3 @@ class RequestContextMiddleware:
                 extra=fields,
             )
             request_context.reset(token)
-
-
-class TrailingSlashMiddleware:
-    """`/api/products/` is served as `/api/products`: same answer, never a redirect."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
-            scope["path"] = path.rstrip("/") or "/"
-            raw_path = scope.get("raw_path")
-            if isinstance(raw_path, bytes):
-                scope["raw_path"] = raw_path.rstrip(b"/") or b"/"
-        await self.app(scope, receive, send)

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.core.config import Settings
-from app.services.errors import ServiceError
+from app.settings import Settings
 
 # The type is whatever the bytes decode as; only these decoders are ever tried.
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
@@ -15,7 +14,7 @@ ACCEPTED_TEXT = "JPEG, PNG, WebP or GIF"
 WEBP = "image/webp"
 
 
-class ImageRejectedError(ServiceError):
+class ImageRejectedError(ValueError):
     """The upload is not an image we accept; the message says why, for the client."""
 
     def __init__(self, message: str) -> None:

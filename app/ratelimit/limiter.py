@@ -17,8 +17,8 @@ from sqlalchemy import case, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.config import Settings
 from app.models import RateLimitCounter
+from app.settings import Settings
 
 logger = logging.getLogger("app.rate_limit")
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from app.core.config import Settings
-from app.core.context import request_context
-from app.core.redact import redact_text
+from app.observability.context import request_context
+from app.observability.redaction import redact_text
+from app.settings import Settings
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 

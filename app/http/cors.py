@@ -4,7 +4,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from app.core.errors import error_response
+from app.http.errors import error_response
 
 _BODY_HEADERS = frozenset({"content-type", "content-length"})
 

@@ -1,0 +1,113 @@
+"""Who is calling: the one place that reads the presented token, applies the cookie's CSRF rule,
+checks the session and decides the 401 answers, for the ORM routes and the fast path alike."""
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+
+from app.api.deps import SessionDep, SettingsDep
+from app.models import User
+from app.observability.sentry import set_user_context
+from app.services.auth import Authenticated, live_session_params, resolve_token
+from app.settings import Settings
+
+# Registered for Swagger's Authorize button; auto_error off because the cookie is accepted too.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
+BearerDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The two 401 answers: nothing presented, or something presented that is not a live session.
+UNAUTHENTICATED = "Not authenticated"
+INVALID_TOKEN = "Could not validate credentials"
+CROSS_SITE = "Cross-site request refused: the Origin is not an allowed frontend"
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedToken:
+    value: str
+    from_cookie: bool
+
+
+def presented(request: Request, settings: Settings, bearer: str | None) -> PresentedToken | None:
+    """The Bearer header wins over the cookie."""
+    if bearer:
+        return PresentedToken(bearer, from_cookie=False)
+    cookie = request.cookies.get(settings.COOKIE_NAME)
+    return PresentedToken(cookie, from_cookie=True) if cookie else None
+
+
+async def presented_token(
+    request: Request, settings: SettingsDep, bearer: BearerDep
+) -> PresentedToken | None:
+    return presented(request, settings, bearer)
+
+
+TokenDep = Annotated[PresentedToken | None, Depends(presented_token)]
+
+
+def request_origin(request: Request) -> str | None:
+    origin = request.headers.get("origin")
+    if origin:
+        return origin.rstrip("/")
+    referer = request.headers.get("referer")
+    if referer:
+        parts = urlsplit(referer)
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def check_csrf(request: Request, settings: Settings, token: PresentedToken) -> None:
+    """A cookie rides along on cross-site requests, so a change it authorises must come from us."""
+    if not token.from_cookie or request.method in SAFE_METHODS:
+        return
+    if request_origin(request) not in settings.cors_origins:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CROSS_SITE)
+
+
+def unauthorized(detail: str = INVALID_TOKEN) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _required_token(request: Request, settings: Settings, token: PresentedToken | None) -> str:
+    if token is None:
+        raise unauthorized(UNAUTHENTICATED)
+    check_csrf(request, settings, token)
+    return token.value
+
+
+async def get_authenticated(
+    request: Request, session: SessionDep, settings: SettingsDep, token: TokenDep
+) -> Authenticated:
+    """The ORM path: the live session's user, loaded in one query."""
+    value = _required_token(request, settings, token)
+    auth = await resolve_token(session, settings, token=value)
+    if auth is None:
+        raise unauthorized()
+    set_user_context(auth.user.id)
+    return auth
+
+
+def live_session(request: Request, bearer: str | None) -> dict[str, object]:
+    """The fast path: the parameters of the live-session check for a read that joins it itself
+    (no dependency chain); the same 401 and 403 answers as `get_authenticated`. A read that finds
+    no live session answers `unauthorized()`."""
+    settings: Settings = request.app.state.settings
+    value = _required_token(request, settings, presented(request, settings, bearer))
+    params = live_session_params(settings, value)
+    if params is None:
+        raise unauthorized()
+    return params
+
+
+async def get_current_user(auth: Annotated[Authenticated, Depends(get_authenticated)]) -> User:
+    return auth.user
+
+
+AuthDep = Annotated[Authenticated, Depends(get_authenticated)]
+CurrentUser = Annotated[User, Depends(get_current_user)]

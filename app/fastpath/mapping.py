@@ -1,0 +1,135 @@
+"""JSON bodies built straight from rows, one mapper per response schema.
+
+A mapper names, for every field of its schema (checked at import: the same fields in the same
+order), the columns it is made of and how. It gives the labelled columns a statement selects,
+and reads them back by label: positions are looked up from the statement's own labels once, when
+the mapper is bound to it, never written by hand. The same mapper reads an ORM object by its
+attributes, so a response's shape is written once for the fast path and the ORM path alike.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Label, Select
+from sqlalchemy.orm import QueryableAttribute
+
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+class Row(Protocol):
+    """An asyncpg Record or a SQLAlchemy Row: both index by position."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a field comes from: some columns (none for a value the caller gives) and a builder
+    taking their values in order."""
+
+    columns: tuple[Column, ...]
+    build: Callable[..., Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def column(source: Column, convert: Callable[[Any], Any] = _same) -> Source:
+    """A field that is one column's value, converted."""
+    return Source((source,), convert)
+
+
+def columns(*sources: Column, build: Callable[..., Any]) -> Source:
+    """A field built from several columns' values."""
+    return Source(tuple(sources), build)
+
+
+GIVEN = Source((), _same)
+"""A field whose value the caller passes to `body()` (a nested list, say)."""
+
+
+def _key(source: Column) -> str:
+    key = getattr(source, "key", None)
+    if not isinstance(key, str):
+        raise TypeError(f"a mapped column needs a name: {source!r}")
+    return key
+
+
+class BodyMapper:
+    def __init__(self, schema: type[BaseModel], /, **fields: Source) -> None:
+        expected = list(schema.model_fields)
+        if list(fields) != expected:
+            raise TypeError(
+                f"mapper for {schema.__name__} has fields {list(fields)}, "
+                f"the schema has {expected} (same names, same order)"
+            )
+        self.schema = schema
+        self.fields = fields
+
+    def _sources(self) -> Iterable[Column]:
+        seen: set[str] = set()
+        for source in self.fields.values():
+            for item in source.columns:
+                if _key(item) not in seen:
+                    seen.add(_key(item))
+                    yield item
+
+    def select(self, prefix: str = "") -> list[Label[Any]]:
+        """The labelled columns a statement selects for this mapper (`<prefix><column key>`)."""
+        return [item.label(prefix + _key(item)) for item in self._sources()]
+
+    def bind(self, statement: Select[Any], prefix: str = "") -> "BoundMapper":
+        """This mapper reading the rows of `statement`, whose labels it looks up now."""
+        positions = label_positions(statement)
+        plan = []
+        for name, source in self.fields.items():
+            labels = [prefix + _key(item) for item in source.columns]
+            missing = [label for label in labels if label not in positions]
+            if missing:
+                raise LookupError(f"{self.schema.__name__}.{name}: statement lacks {missing}")
+            plan.append((name, tuple(positions[label] for label in labels), source.build))
+        return BoundMapper(tuple(plan))
+
+    def body_of(self, obj: object, **given: Any) -> dict[str, Any]:
+        """The body of an ORM object, each column read as the attribute of its name."""
+        body = {}
+        for name, source in self.fields.items():
+            if not source.columns:
+                body[name] = given[name]
+                continue
+            body[name] = source.build(*(getattr(obj, _key(item)) for item in source.columns))
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class BoundMapper:
+    plan: tuple[tuple[str, tuple[int, ...], Callable[..., Any]], ...]
+
+    def body(self, row: Row, **given: Any) -> dict[str, Any]:
+        body = {}
+        for name, indexes, build in self.plan:
+            if not indexes:
+                body[name] = given[name]
+            elif len(indexes) == 1:
+                body[name] = build(row[indexes[0]])
+            else:
+                body[name] = build(*(row[index] for index in indexes))
+        return body
+
+
+def label_positions(statement: Select[Any]) -> dict[str, int]:
+    """Each selected column's label and its position in the statement's rows."""
+    return {key: index for index, key in enumerate(statement.selected_columns.keys())}
+
+
+def position(statement: Select[Any], label: str) -> int:
+    """Where the column labelled `label` is in the statement's rows."""
+    return label_positions(statement)[label]
+
+
+def nullable(values: Sequence[Any]) -> bool:
+    """Whether an outer join left these columns empty."""
+    return all(value is None for value in values)

@@ -1,0 +1,67 @@
+"""Business events: always a log line and a breadcrumb; a Sentry message only at a sampled rate.
+
+The rate keeps a busy storefront from spending the Sentry quota while a sign-up still shows.
+"""
+
+import hashlib
+import hmac
+import logging
+import random
+from enum import StrEnum
+
+from app.observability.logging import EVENTS_LOGGER
+from app.observability.sentry import Level, add_breadcrumb, capture_message_with_context
+from app.settings import Settings
+
+logger = logging.getLogger(EVENTS_LOGGER)
+
+
+class BusinessEvent(StrEnum):
+    LOGIN_SUCCEEDED = "login.succeeded"
+    LOGIN_FAILED = "login.failed"
+    USER_REGISTERED = "user.registered"
+    PRODUCT_CREATED = "product.created"
+    STOREFRONT_VIEWED = "storefront.viewed"
+
+
+_MESSAGES = {
+    BusinessEvent.LOGIN_SUCCEEDED: "Login succeeded",
+    BusinessEvent.LOGIN_FAILED: "Login failed",
+    BusinessEvent.USER_REGISTERED: "Vendor registered",
+    BusinessEvent.PRODUCT_CREATED: "Product created",
+    BusinessEvent.STOREFRONT_VIEWED: "Storefront viewed",
+}
+# A failed login is worth a look, never an error: the user typed a wrong password.
+_LEVELS: dict[BusinessEvent, Level] = {BusinessEvent.LOGIN_FAILED: "warning"}
+_LOG_LEVELS = {"info": logging.INFO, "warning": logging.WARNING}
+
+
+class BusinessEvents:
+    """Records business events at the Sentry sample rates of one app's settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.rates = {
+            BusinessEvent.LOGIN_SUCCEEDED: settings.login_event_rate,
+            BusinessEvent.LOGIN_FAILED: settings.login_event_rate,
+            BusinessEvent.USER_REGISTERED: settings.SENTRY_REGISTRATION_EVENT_RATE,
+            BusinessEvent.PRODUCT_CREATED: settings.SENTRY_PRODUCT_EVENT_RATE,
+            BusinessEvent.STOREFRONT_VIEWED: settings.storefront_event_rate,
+        }
+        self._fingerprint_key = settings.SECRET_KEY.encode()
+
+    def email_fingerprint(self, email: str) -> str:
+        """A short keyed hash of an email: repeated failures show up, the address never does."""
+        normalised = email.strip().lower().encode()
+        return hmac.new(self._fingerprint_key, normalised, hashlib.sha256).hexdigest()[:12]
+
+    def record(self, event: BusinessEvent, **data: str | int) -> None:
+        """Log the event, leave a breadcrumb, and send it to Sentry at its sample rate."""
+        level = _LEVELS.get(event, "info")
+        message = _MESSAGES[event]
+        logger.log(_LOG_LEVELS[level], message, extra={"event": event.value, **data})
+        add_breadcrumb(
+            message, category="business", level=level, data={"event": event.value, **data}
+        )
+        rate = self.rates[event]
+        if rate > 0 and random.random() < rate:  # noqa: S311 - sampling, not security
+            capture_message_with_context(message, {"event": event.value, **data}, level=level)

@@ -1,0 +1,61 @@
+"""The JSON shapes of a product and a store, each field's source written once.
+
+The vendor's own product (`ProductOut`) and the storefront's (`StoreProduct`) share the product's
+fields; the fast path and the ORM path both build their bodies through these mappers.
+"""
+
+from app.domain.money import money_to_json
+from app.domain.products import IMAGE_SLOTS
+from app.fastpath.mapping import GIVEN, BodyMapper, Column, Source, column, columns
+from app.models import Product, User
+from app.schemas.product import ProductOut, Storefront, StoreProduct
+
+PHOTO_COLUMNS: tuple[Column, ...] = tuple(
+    getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)
+)
+
+
+def photo_urls(*urls: str | None) -> list[str]:
+    """The photos in slot order, empty slots left out."""
+    return [url for url in urls if url]
+
+
+def photo_slots(*urls: str | None) -> list[dict[str, int | str]]:
+    """Each photo with its slot number, empty slots left out."""
+    return [{"slot": slot, "url": url} for slot, url in enumerate(urls, start=1) if url]
+
+
+def vendor_name(store_name: str | None, email: str) -> str:
+    """The store name, else the email's local part as the earlier backend showed it."""
+    if store_name:
+        return store_name
+    local = email.split("@", 1)[0]
+    return " ".join(local.replace(".", " ").replace("_", " ").replace("-", " ").split()).title()
+
+
+PRODUCT_FIELDS: dict[str, Source] = {
+    "id": column(Product.id),
+    "name": column(Product.name),
+    "description": column(Product.description),
+    "price": column(Product.price, money_to_json),
+    "image_urls": columns(*PHOTO_COLUMNS, build=photo_urls),
+    "images": columns(*PHOTO_COLUMNS, build=photo_slots),
+    "is_available": column(Product.is_available, bool),
+    "click_count": column(Product.click_count),
+    "user_id": column(Product.user_id),
+    "created_at": column(Product.created_at),
+    "updated_at": column(Product.updated_at),
+}
+PRODUCT = BodyMapper(ProductOut, **{name: PRODUCT_FIELDS[name] for name in ProductOut.model_fields})
+STORE_PRODUCT = BodyMapper(
+    StoreProduct, **{name: PRODUCT_FIELDS[name] for name in StoreProduct.model_fields}
+)
+STOREFRONT = BodyMapper(
+    Storefront,
+    vendor_name=columns(User.store_name, User.email, build=vendor_name),
+    store_name=column(User.store_name),
+    whatsapp_number=column(User.whatsapp_number),
+    banner_url=column(User.banner_url),
+    store_slug=column(User.store_slug),
+    products=GIVEN,
+)

@@ -1,0 +1,91 @@
+"""Application settings, one mixin per concern, combined here and read once from the environment.
+
+Only the app factory (`app.main`) and the command-line entry points call `get_settings()`;
+everything else is handed the `Settings` object it needs.
+"""
+
+from functools import lru_cache
+from typing import Self
+
+from pydantic import ValidationError, model_validator
+
+from app.settings.auth import MIN_SECRET_BYTES, AuthSettings
+from app.settings.common import PROJECT_ROOT
+from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
+from app.settings.limits import LimitSettings
+from app.settings.observability import ObservabilitySettings
+from app.settings.server import ServerSettings
+from app.settings.storage import StorageSettings
+from app.settings.store import StoreSettings
+
+__all__ = [
+    "DEFAULT_SQLITE_URL",
+    "PROJECT_ROOT",
+    "Settings",
+    "get_settings",
+    "load_settings",
+    "normalise_database_url",
+    "settings_error",
+]
+
+
+class Settings(
+    ServerSettings,
+    DatabaseSettings,
+    AuthSettings,
+    ObservabilitySettings,
+    StorageSettings,
+    LimitSettings,
+    StoreSettings,
+):
+    """Every setting; each concern's fields and rules live in its own mixin."""
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.ENVIRONMENT == "development":
+            return self
+        problems = []
+        if self.weak_secret:
+            problems.append(
+                f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_BYTES} bytes "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.ENVIRONMENT == "production":
+            if self.is_sqlite and not self.ALLOW_SQLITE_IN_PRODUCTION:
+                problems.append(
+                    "DATABASE_URL points at SQLite; set a PostgreSQL URL "
+                    "(or ALLOW_SQLITE_IN_PRODUCTION=true for a single-instance trial)"
+                )
+            if self.cookie_samesite == "none" and (
+                not self.CORS_ORIGINS or any("*" in origin for origin in self.CORS_ORIGINS)
+            ):
+                problems.append(
+                    "CORS_ORIGINS must list the frontend's exact origins (no wildcard) "
+                    "when cookies are cross-site"
+                )
+        if problems:
+            raise ValueError(f"refusing to start in {self.ENVIRONMENT}: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A refused configuration as one line, for a process to exit with."""
+    reasons = []
+    for error in exc.errors(include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        reasons.append(f"{field}: {message}" if field else message)
+    return "configuration error: " + "; ".join(reasons).replace("\n", " ")
+
+
+def load_settings() -> Settings:
+    """The settings, or exit with a one-line reason (processes call this before anything)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise SystemExit(settings_error(exc)) from None

@@ -1,0 +1,60 @@
+"""Authentication settings: the signing secret, token lifetime, password hashing, the cookie."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from app.settings.environment import EnvironmentSettings
+
+SameSite = Literal["lax", "strict", "none"]
+DEV_SECRET_KEY = "development-secret-key-not-for-production"
+# Values that have shipped in examples or in the earlier backend: never valid outside development.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "your-secret-key",
+        "your-secret-key-here",
+        "dev-secret-key",
+        DEV_SECRET_KEY,
+    }
+)
+MIN_SECRET_BYTES = 32
+
+
+class AuthSettings(EnvironmentSettings):
+    SECRET_KEY: str = DEV_SECRET_KEY
+    JWT_ISSUER: str = "quickvendor-api"
+    JWT_AUDIENCE: str = "quickvendor-web"
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=7 * 24 * 60, ge=1)
+
+    # Argon2id cost; tests lower it through the environment to stay fast.
+    ARGON2_TIME_COST: int = Field(default=2, ge=1)
+    ARGON2_MEMORY_COST: int = Field(default=19_456, ge=8)
+    ARGON2_PARALLELISM: int = Field(default=1, ge=1)
+    # Password hashes computed at once per worker; more wait their turn.
+    PASSWORD_HASH_CONCURRENCY: int = Field(default=2, ge=1)
+
+    COOKIE_NAME: str = "access_token"
+    COOKIE_SECURE: bool | None = None
+    COOKIE_SAMESITE: SameSite | None = None
+    COOKIE_DOMAIN: str | None = None
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.is_production if self.COOKIE_SECURE is None else self.COOKIE_SECURE
+
+    @property
+    def cookie_samesite(self) -> SameSite:
+        if self.COOKIE_SAMESITE is not None:
+            return self.COOKIE_SAMESITE
+        return "none" if self.is_production else "lax"
+
+    @property
+    def weak_secret(self) -> bool:
+        return (
+            self.SECRET_KEY in KNOWN_DEFAULT_SECRETS
+            or len(self.SECRET_KEY.encode()) < MIN_SECRET_BYTES
+        )

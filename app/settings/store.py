@@ -1,0 +1,17 @@
+"""Store settings: the links the API hands out and how local phone numbers are read."""
+
+from pydantic import Field, field_validator
+
+from app.settings.common import SettingsMixin
+
+
+class StoreSettings(SettingsMixin):
+    # Base of the store links the old frontend shows: <FRONTEND_URL>/store/<slug>.
+    FRONTEND_URL: str = "http://localhost:3000"
+    # Country code given to local WhatsApp numbers written with a leading 0 (Nigeria: 234).
+    DEFAULT_COUNTRY_CODE: str = Field(default="234", pattern=r"^[1-9][0-9]{0,2}$")
+
+    @field_validator("FRONTEND_URL")
+    @classmethod
+    def _strip_frontend(cls, value: str) -> str:
+        return value.rstrip("/")
