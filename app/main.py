@@ -28,6 +28,7 @@ from app.security.passwords import PasswordHasher
 from app.services.maintenance import maintenance_loop
 from app.settings import Settings, get_settings, load_settings
 from app.storage import create_storage
+from app.web.pages import Pages
 
 
 class QuickVendorAPI(FastAPI):
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = create_storage(settings)
     app.state.rate_limiter = build_rate_limiter(settings, engine)
     app.state.events = BusinessEvents(settings)
+    app.state.pages = Pages(site_name="QuickVendor")
     include_routes(app)
 
     @app.get("/", response_model=Message, tags=["root"])
@@ -106,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Answers that the API is up."""
         return Message(message="QuickVendor API is running")
 
-    install_error_handlers(app)
+    install_error_handlers(app, html=app.state.pages)
     return app
 
 

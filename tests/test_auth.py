@@ -347,3 +347,30 @@ async def test_a_token_verified_once_still_expires_on_time(settings: Settings) -
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     with pytest.raises(InvalidTokenError):
         decode_access_token(settings, forged)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Referer": "https://evil.example/login"}, 403),
+        ({"Origin": "null"}, 403),
+        ({}, 200),
+        ({"Origin": FRONTEND}, 200),
+        ({"Origin": "http://testserver"}, 200),
+    ],
+)
+async def test_a_cross_site_login_form_is_refused(
+    client: httpx.AsyncClient, headers: dict[str, str], expected: int
+) -> None:
+    """Login CSRF: a foreign page must not log the victim's browser into its own account. API
+    clients send no Origin; the API's own origin (here the development host) may post."""
+    await register(client, "ada@example.com")
+    client.cookies.clear()
+    response = await client.post(
+        "/api/auth/login",
+        data={"username": "ada@example.com", "password": PASSWORD},
+        headers=headers,
+    )
+    assert response.status_code == expected, response.text
+    assert ("set-cookie" in response.headers) is (expected == 200)

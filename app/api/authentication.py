@@ -60,11 +60,29 @@ def request_origin(request: Request) -> str | None:
     return None
 
 
+def allowed_origin(request: Request, settings: Settings, origin: str | None) -> bool:
+    """The frontend's origins, and the API's own (its pages post forms to it): PUBLIC_BASE_URL,
+    and in development the host the request was sent to."""
+    if origin is None:
+        return False
+    if origin in settings.cors_origins or origin == settings.public_base_url:
+        return True
+    return not settings.is_production and origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
 def check_csrf(request: Request, settings: Settings, token: PresentedToken) -> None:
     """A cookie rides along on cross-site requests, so a change it authorises must come from us."""
     if not token.from_cookie or request.method in SAFE_METHODS:
         return
-    if request_origin(request) not in settings.cors_origins:
+    if not allowed_origin(request, settings, request_origin(request)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CROSS_SITE)
+
+
+def check_login_origin(request: Request, settings: Settings) -> None:
+    """A login sets the cookie, so a cross-site form must not log a browser into someone else's
+    account (login CSRF); API clients, which send no Origin, are not browsers and may."""
+    origin = request_origin(request)
+    if origin is not None and not allowed_origin(request, settings, origin):
         raise HTTPException(status.HTTP_403_FORBIDDEN, CROSS_SITE)
 
 

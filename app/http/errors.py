@@ -1,8 +1,11 @@
-"""One error body for every error: `{"detail": str, "request_id": str}` (+ `errors` on 422)."""
+"""One error body for every error: `{"detail": str, "request_id": str}` (+ `errors` on 422).
+
+On the service's HTML pages the same answer is a small HTML page (with the request id) instead.
+"""
 
 import logging
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
 from app.db.errors import DatabaseUnavailableError, UnstorableTextError, is_unavailable
@@ -23,6 +27,16 @@ unhandled_logger = logging.getLogger(UNHANDLED_LOGGER)
 
 _LOCATION_ROOTS = {"body", "query", "path", "header", "cookie"}
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
+
+
+class HTMLErrors(Protocol):
+    """What answers errors on HTML paths (app/web's pages)."""
+
+    def handles(self, path: str) -> bool: ...
+
+    def error(
+        self, status_code: int, detail: str, headers: Mapping[str, str] | None = None
+    ) -> Response: ...
 
 
 def error_response(
@@ -41,49 +55,68 @@ def validation_summary(errors: list[dict[str, Any]]) -> str:
     return "; ".join(f"{_loc_text(tuple(err['loc']))}: {err['msg']}" for err in errors)
 
 
-def validation_error_response(errors: list[dict[str, Any]]) -> JSONResponse:
-    issues = [
+def _issues(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
         {"loc": list(err["loc"]), "msg": str(err["msg"]), "type": str(err["type"])}
         for err in errors
     ]
-    return error_response(422, validation_summary(errors) or "Invalid request", errors=issues)
 
 
-async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def answer(
+    request: Request,
+    status_code: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """The error as JSON, or as an HTML page on the service's HTML paths."""
+    html: HTMLErrors | None = getattr(request.app.state, "html_errors", None)
+    if html is not None and html.handles(request.url.path):
+        return html.error(status_code, detail, headers)
+    return error_response(status_code, detail, headers, **extra)
+
+
+async def _http_exception(request: Request, exc: StarletteHTTPException) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
-    return error_response(exc.status_code, detail, headers=exc.headers)
+    return answer(request, exc.status_code, detail, headers=exc.headers)
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return validation_error_response(list(exc.errors()))
+def _validation_answer(request: Request, errors: list[dict[str, Any]]) -> Response:
+    summary = validation_summary(errors) or "Invalid request"
+    return answer(request, 422, summary, errors=_issues(errors))
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    return _validation_answer(request, list(exc.errors()))
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
     # Connection refused, pool exhausted, statement timeout: the client may retry, nothing to fix.
     logger.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
-    return error_response(503, UNAVAILABLE, headers={"Retry-After": "5"})
+    return answer(request, 503, UNAVAILABLE, headers={"Retry-After": "5"})
 
 
-async def _unstorable_text(request: Request, exc: UnstorableTextError) -> JSONResponse:
+async def _unstorable_text(request: Request, exc: UnstorableTextError) -> Response:
     issue = {"loc": ("body",), "msg": "Text must not contain NUL or unpaired surrogate characters"}
-    return validation_error_response([{**issue, "type": "string_unstorable"}])
+    return _validation_answer(request, [{**issue, "type": "string_unstorable"}])
 
 
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+async def _unhandled(request: Request, exc: Exception) -> Response:
     # No stack trace and no request data in the body; the request id finds both in the logs.
     unhandled_logger.error(
         "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
     )
-    return error_response(500, "Internal server error")
+    return answer(request, 500, "Internal server error")
 
 
-async def _dbapi_error(request: Request, exc: DBAPIError) -> JSONResponse:
+async def _dbapi_error(request: Request, exc: DBAPIError) -> Response:
     if is_unavailable(exc):
         return await _database_unavailable(request, exc)
     raise exc
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, html: HTMLErrors | None = None) -> None:
+    app.state.html_errors = html
     # Starlette types every handler as taking Exception; each is only called with its own class.
     handlers: dict[type[Exception], Any] = {
         StarletteHTTPException: _http_exception,

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request, Response
 
-from app.api.authentication import AuthDep, TokenDep, unauthorized
+from app.api.authentication import AuthDep, TokenDep, check_login_origin, unauthorized
 from app.api.cookies import clear_auth_cookie, set_auth_cookie
 from app.api.deps import EventsDep, HasherDep, LimiterDep, SessionDep, SettingsDep
 from app.api.forms import parse_as, read_fields
@@ -22,7 +22,7 @@ BAD_CREDENTIALS = "Incorrect email or password"
 @router.post(
     "/login",
     response_model=Token,
-    responses=errors(400, 401, 413, 415, 422, 429),
+    responses=errors(400, 401, 403, 413, 415, 422, 429),
     openapi_extra=json_or_form_body(LoginRequest),
 )
 async def login(
@@ -35,6 +35,7 @@ async def login(
     events: EventsDep,
 ) -> Token:
     """Log in with email and password (JSON, or the OAuth2 form Swagger's Authorize sends)."""
+    check_login_origin(request, settings)
     fields, _ = await read_fields(request)
     if "email" not in fields and "username" in fields:
         fields["email"] = fields["username"]
