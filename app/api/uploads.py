@@ -11,7 +11,16 @@ from starlette.datastructures import UploadFile
 
 from app.api.forms import ModelT, megabytes, parse_as, read_fields
 from app.domain.products import IMAGE_SLOTS
-from app.images.codec import EncodedImage, ImageRejectedError, ImageRules
+from app.images.encode import EncodedPhoto
+from app.images.errors import (
+    ImageRejectedError,
+    ImagesBusyError,
+    ImageTooComplexError,
+    ImageTooLargeError,
+)
+from app.images.rules import ImageRules
+from app.images.workers import ImageWorkers
+from app.observability.sentry import capture_message_with_context
 from app.services import photos
 from app.settings import Settings
 from app.storage import StorageError
@@ -49,12 +58,37 @@ async def _read_slot_photos(files: Mapping[str, UploadFile], *, max_bytes: int) 
     return photos
 
 
-async def encode_photos(uploads: Mapping[K, bytes], settings: Settings) -> dict[K, EncodedImage]:
-    """Re-encoded images, or 400 naming what is wrong with the first unacceptable file."""
+def _status_for(error: ImageRejectedError) -> int:
+    if isinstance(error, ImageTooLargeError):
+        return status.HTTP_413_CONTENT_TOO_LARGE
+    if isinstance(error, ImageTooComplexError):
+        return status.HTTP_422_UNPROCESSABLE_CONTENT
+    return status.HTTP_400_BAD_REQUEST
+
+
+async def encode_photos(
+    request: Request, uploads: Mapping[K, bytes], settings: Settings
+) -> dict[K, EncodedPhoto]:
+    """Re-encoded photos; 400/413/422 naming what is wrong with the first unacceptable file, 503
+    with Retry-After when this worker's decode slots stayed busy."""
+    workers: ImageWorkers = request.app.state.image_workers
     try:
-        return await photos.encode(uploads, ImageRules.from_settings(settings))
+        return await photos.encode(uploads, workers, ImageRules.from_settings(settings))
     except ImageRejectedError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.message) from None
+        logger.info("photo refused: %s", type(exc).__name__)
+        raise HTTPException(_status_for(exc), exc.message) from None
+    except ImagesBusyError as exc:
+        logger.warning("photo decoding busy: upload refused with 503")
+        capture_message_with_context(
+            "photo decoding busy",
+            {"decode_slots": settings.IMAGE_DECODE_CONCURRENCY},
+            level="warning",
+        )
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "Too many photos are being processed right now, please retry in a few seconds",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
 
 
 @contextmanager
@@ -73,18 +107,19 @@ def storage_errors() -> Iterator[None]:
 
 async def read_product_form(
     request: Request, settings: Settings, model: type[ModelT]
-) -> tuple[ModelT, dict[int, EncodedImage]]:
+) -> tuple[ModelT, dict[int, EncodedPhoto]]:
     """A product create/update body: its fields, and the photos of image_1..5 re-encoded."""
     limit = settings.PHOTO_MAX_BYTES
     fields, files = await read_fields(request, max_body_size=IMAGE_SLOTS * limit + FORM_OVERHEAD)
     data = parse_as(model, fields)
-    images = await encode_photos(await _read_slot_photos(files, max_bytes=limit), settings)
+    uploads = await _read_slot_photos(files, max_bytes=limit)
+    images = await encode_photos(request, uploads, settings)
     return data, images
 
 
 async def read_single_photo(
     request: Request, settings: Settings, *, names: tuple[str, ...], max_bytes: int, what: str
-) -> tuple[dict[str, Any], EncodedImage]:
+) -> tuple[dict[str, Any], EncodedPhoto]:
     """A form carrying one photo (in the first of `names` sent): its text fields and the photo."""
     fields, files = await read_fields(request, max_body_size=max_bytes + FORM_OVERHEAD)
     upload = next((files[n] for n in names if n in files and not is_blank(files[n])), None)
@@ -93,4 +128,4 @@ async def read_single_photo(
             [{"loc": ("body", names[0]), "msg": "Field required (a file)", "type": "missing"}]
         )
     data = await read_upload(upload, max_bytes=max_bytes, what=what)
-    return fields, (await encode_photos({0: data}, settings))[0]
+    return fields, (await encode_photos(request, {0: data}, settings))[0]

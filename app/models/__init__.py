@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
 from app.models.base import Base
+from app.models.photo import Photo
 from app.models.product import Product
 from app.models.rate_limit import RateLimitCounter
 from app.models.session import UserSession
@@ -9,6 +10,7 @@ from app.models.user import User
 
 __all__ = [
     "Base",
+    "Photo",
     "Product",
     "RateLimitCounter",
     "StoreAlias",

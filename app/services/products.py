@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.fastpath.mapping import position
 from app.fastpath.reads import ReadConnection, ReadQuery
-from app.images.codec import EncodedImage
+from app.images.encode import EncodedPhoto
 from app.models import Product
 from app.models.base import utcnow
 from app.schemas.product import ProductCreate, ProductUpdate
@@ -18,7 +18,7 @@ from app.services.auth import LIVE_USER_ID, live_user_subquery
 from app.services.bodies import PRODUCT
 from app.storage import Storage
 
-NO_PHOTOS: Mapping[int, EncodedImage] = {}
+NO_PHOTOS: Mapping[int, EncodedPhoto] = {}
 
 
 _OWNER = Product.user_id == bindparam("user_id")
@@ -95,10 +95,12 @@ async def create_product(
     *,
     user_id: str,
     data: ProductCreate,
-    images: Mapping[int, EncodedImage] = NO_PHOTOS,
+    images: Mapping[int, EncodedPhoto] = NO_PHOTOS,
 ) -> Product:
     """Store the photos first, so the row never points at a file that is not there."""
-    urls = await photos.store(storage, folder=photos.product_folder(user_id), images=images)
+    urls = await photos.store(
+        session, storage, folder=photos.product_folder(user_id), images=images
+    )
     product = Product(
         user_id=user_id,
         name=data.name,
@@ -135,10 +137,11 @@ async def update_product(
     *,
     product: Product,
     data: ProductUpdate | None = None,
-    images: Mapping[int, EncodedImage] = NO_PHOTOS,
+    images: Mapping[int, EncodedPhoto] = NO_PHOTOS,
 ) -> Product:
     """Apply field changes and put each new photo in its slot; replaced files are removed."""
-    urls = await photos.store(storage, folder=photos.product_folder(product.user_id), images=images)
+    folder = photos.product_folder(product.user_id)
+    urls = await photos.store(session, storage, folder=folder, images=images)
     if urls:
         # Locks the row (PostgreSQL) so two concurrent replacements each see the other's file.
         await session.refresh(product, with_for_update=True)

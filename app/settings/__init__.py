@@ -12,6 +12,7 @@ from pydantic import ValidationError, model_validator
 from app.settings.auth import MIN_SECRET_BYTES, AuthSettings
 from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
+from app.settings.images import ImageSettings
 from app.settings.limits import LimitSettings
 from app.settings.observability import ObservabilitySettings
 from app.settings.server import ServerSettings
@@ -35,6 +36,7 @@ class Settings(
     AuthSettings,
     ObservabilitySettings,
     StorageSettings,
+    ImageSettings,
     LimitSettings,
     StoreSettings,
 ):
