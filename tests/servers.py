@@ -58,10 +58,11 @@ def wait_until_live(base_url: str, process: subprocess.Popen[bytes], timeout: fl
 
 
 @contextmanager
-def running_api(
+def running_api_process(
     env: dict[str, str], log_path: Path, *, workers: int = 1, port: int | None = None
-) -> Iterator[str]:
-    """uvicorn serving the app (proxy headers left to the app); yields its base URL."""
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """uvicorn serving the app (proxy headers left to the app); yields its base URL and the
+    process (with one worker, the process that serves)."""
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [
@@ -73,7 +74,7 @@ def running_api(
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)  # noqa: S603
     try:
         wait_until_live(base_url, process, timeout=60)
-        yield base_url
+        yield base_url, process
     finally:
         process.terminate()
         try:
@@ -81,3 +82,12 @@ def running_api(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running_api(
+    env: dict[str, str], log_path: Path, *, workers: int = 1, port: int | None = None
+) -> Iterator[str]:
+    """uvicorn serving the app (proxy headers left to the app); yields its base URL."""
+    with running_api_process(env, log_path, workers=workers, port=port) as (base_url, _):
+        yield base_url

@@ -50,7 +50,7 @@ class BackfillCounts:
         return ", ".join(f"{field.name}={getattr(self, field.name)}" for field in fields(self))
 
 
-async def _backfill_one(
+async def backfill_photo(
     factory: async_sessionmaker[AsyncSession],
     storage: Storage,
     rules: ImageRules,
@@ -59,6 +59,7 @@ async def _backfill_one(
     key: str,
     counts: BackfillCounts,
 ) -> None:
+    """Make, store and record the sizes of the photo at `url` (stored under `key`)."""
     data = await storage.load(key)
     if data is None:
         counts.missing += 1
@@ -104,5 +105,5 @@ async def backfill(
         elif key is None:
             counts.unreachable += 1
         else:
-            await _backfill_one(factory, storage, rules, url=url, key=key, counts=counts)
+            await backfill_photo(factory, storage, rules, url=url, key=key, counts=counts)
     return counts

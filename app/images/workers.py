@@ -6,6 +6,8 @@ given back only when its thread has finished, even if the request that asked was
 """
 
 import asyncio
+import ctypes
+import ctypes.util
 import math
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -16,6 +18,26 @@ from app.images.errors import ImagesBusyError
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, where there is one (Linux with glibc: the Docker image, Render)."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    return trim if callable(trim) else None
+
+
+# A decode's buffers are freed to malloc's arenas, which keep them: after four large photos a
+# worker stayed 116 MB above idle. Trimming after each decode gives them back to the system.
+_TRIM = _malloc_trim()
+
+
+def _then_trim(work: Callable[[], T]) -> T:
+    try:
+        return work()
+    finally:
+        if _TRIM is not None:
+            _TRIM(0)
 
 
 class ImageWorkers:
@@ -33,6 +55,6 @@ class ImageWorkers:
         except TimeoutError:
             raise ImagesBusyError(self.retry_after) from None
         try:
-            return await anyio.to_thread.run_sync(lambda: work(*args, **kwargs))
+            return await anyio.to_thread.run_sync(_then_trim, lambda: work(*args, **kwargs))
         finally:
             self._slots.release()
