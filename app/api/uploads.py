@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -26,7 +26,6 @@ from app.settings import Settings
 from app.storage import StorageError
 
 logger = logging.getLogger("app.photos")
-K = TypeVar("K")
 
 # Room for the text fields and multipart boundaries around the files.
 FORM_OVERHEAD = 256 * 1024
@@ -48,35 +47,38 @@ async def read_upload(upload: UploadFile, *, max_bytes: int, what: str) -> bytes
     return await upload.read()
 
 
-async def _read_slot_photos(files: Mapping[str, UploadFile], *, max_bytes: int) -> dict[int, bytes]:
-    """The photos sent in `image_1`..`image_5`, keyed by slot; empty file inputs are ignored."""
-    photos: dict[int, bytes] = {}
-    for field, slot in PHOTO_FIELDS.items():
+async def _read_slot_photos(files: Mapping[str, UploadFile], *, max_bytes: int) -> dict[str, bytes]:
+    """The photos sent in `image_1`..`image_5`, by field; empty file inputs are ignored."""
+    photos: dict[str, bytes] = {}
+    for field in PHOTO_FIELDS:
         upload = files.get(field)
         if upload is not None and not is_blank(upload):
-            photos[slot] = await read_upload(upload, max_bytes=max_bytes, what=f"Photo {field}")
+            photos[field] = await read_upload(upload, max_bytes=max_bytes, what=f"Photo {field}")
     return photos
 
 
-def _status_for(error: ImageRejectedError) -> int:
-    if isinstance(error, ImageTooLargeError):
-        return status.HTTP_413_CONTENT_TOO_LARGE
-    if isinstance(error, ImageTooComplexError):
-        return status.HTTP_422_UNPROCESSABLE_CONTENT
-    return status.HTTP_400_BAD_REQUEST
-
-
 async def encode_photos(
-    request: Request, uploads: Mapping[K, bytes], settings: Settings
-) -> dict[K, EncodedPhoto]:
-    """Re-encoded photos; 400/413/422 naming what is wrong with the first unacceptable file, 503
-    with Retry-After when this worker's decode slots stayed busy."""
+    request: Request, uploads: Mapping[str, bytes], settings: Settings
+) -> dict[str, EncodedPhoto]:
+    """Re-encoded photos by form field: 400 (not an image), 413 (too many pixels) or 422 (too
+    costly to decode) naming what is wrong with the first unacceptable one; 503 with Retry-After
+    when this worker's decode slots stayed busy."""
     workers: ImageWorkers = request.app.state.image_workers
+    rules = ImageRules.from_settings(settings)
+    encoded = {}
     try:
-        return await photos.encode(uploads, workers, ImageRules.from_settings(settings))
+        for field, data in uploads.items():
+            encoded[field] = await photos.encode(data, workers, rules)
+    except ImageTooComplexError as exc:
+        logger.info("photo refused: %s", type(exc).__name__)
+        raise RequestValidationError(
+            [{"loc": ("body", field), "msg": exc.message, "type": "image_too_complex"}]
+        ) from None
     except ImageRejectedError as exc:
         logger.info("photo refused: %s", type(exc).__name__)
-        raise HTTPException(_status_for(exc), exc.message) from None
+        too_large = isinstance(exc, ImageTooLargeError)
+        code = status.HTTP_413_CONTENT_TOO_LARGE if too_large else status.HTTP_400_BAD_REQUEST
+        raise HTTPException(code, exc.message) from None
     except ImagesBusyError as exc:
         logger.warning("photo decoding busy: upload refused with 503")
         capture_message_with_context(
@@ -89,6 +91,7 @@ async def encode_photos(
             "Too many photos are being processed right now, please retry in a few seconds",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
+    return encoded
 
 
 @contextmanager
@@ -114,7 +117,7 @@ async def read_product_form(
     data = parse_as(model, fields)
     uploads = await _read_slot_photos(files, max_bytes=limit)
     images = await encode_photos(request, uploads, settings)
-    return data, images
+    return data, {PHOTO_FIELDS[field]: image for field, image in images.items()}
 
 
 async def read_single_photo(
@@ -122,10 +125,10 @@ async def read_single_photo(
 ) -> tuple[dict[str, Any], EncodedPhoto]:
     """A form carrying one photo (in the first of `names` sent): its text fields and the photo."""
     fields, files = await read_fields(request, max_body_size=max_bytes + FORM_OVERHEAD)
-    upload = next((files[n] for n in names if n in files and not is_blank(files[n])), None)
-    if upload is None:
+    field = next((n for n in names if n in files and not is_blank(files[n])), None)
+    if field is None:
         raise RequestValidationError(
             [{"loc": ("body", names[0]), "msg": "Field required (a file)", "type": "missing"}]
         )
-    data = await read_upload(upload, max_bytes=max_bytes, what=what)
-    return fields, (await encode_photos(request, {0: data}, settings))[0]
+    data = await read_upload(files[field], max_bytes=max_bytes, what=what)
+    return fields, (await encode_photos(request, {field: data}, settings))[field]

@@ -40,7 +40,7 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N")
 
 
 def fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -86,6 +86,13 @@ def _working_mode(source: Image.Image, profile: ColourProfile | None) -> str:
     return "RGBA" if alpha else "RGB"
 
 
+def _converted(strip: Image.Image, mode: str) -> Image.Image:
+    if strip.mode.startswith("I"):
+        # 16-bit grey (PNG): Pillow's conversion would clip 0..65535 to 0..255, all white.
+        strip = strip.convert("I").point(lambda value: value / 256).convert("L")
+    return strip if strip.mode == mode else strip.convert(mode)
+
+
 def _shrink(source: Image.Image, target: tuple[int, int], mode: str) -> Image.Image:
     """`source` in `mode` at `target` size, converted and box-reduced a strip at a time."""
     width, height = source.size
@@ -96,9 +103,7 @@ def _shrink(source: Image.Image, target: tuple[int, int], mode: str) -> Image.Im
         reduced = Image.new(mode, (math.ceil(width / factor_x), math.ceil(height / factor_y)))
         rows = factor_y * max(1, STRIP_PIXELS // (width * factor_y))
         for top in range(0, height, rows):
-            strip = source.crop((0, top, width, min(height, top + rows)))
-            if strip.mode != mode:
-                strip = strip.convert(mode)
+            strip = _converted(source.crop((0, top, width, min(height, top + rows))), mode)
             if (factor_x, factor_y) != (1, 1):
                 strip = strip.reduce((factor_x, factor_y))
             reduced.paste(strip, (0, top // factor_y))

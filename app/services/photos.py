@@ -28,16 +28,14 @@ K = TypeVar("K")
 _PRODUCT_URL_COLUMNS = [getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)]
 
 
-async def encode(
-    uploads: Mapping[K, bytes], workers: ImageWorkers, rules: ImageRules
-) -> dict[K, EncodedPhoto]:
-    """Check and re-encode every upload before anything is stored; one at a time, in a thread,
-    when one of the worker's decode slots is free.
+async def encode(data: bytes, workers: ImageWorkers, rules: ImageRules) -> EncodedPhoto:
+    """Check and re-encode an upload before anything is stored: in a thread, once one of the
+    worker's decode slots is free.
 
-    Raises ImageRejectedError for the first file that is not an acceptable image, ImagesBusyError
-    when no slot came free in time.
+    Raises ImageRejectedError when it is not an acceptable image, ImagesBusyError when no slot
+    came free in time.
     """
-    return {key: await workers.run(reencode, data, rules) for key, data in uploads.items()}
+    return await workers.run(reencode, data, rules)
 
 
 async def store(

@@ -10,9 +10,9 @@ BOMB_SIDE = 7071  # 50 megapixels
 PHONE_SIZE = (8160, 6120)  # a 50-megapixel phone sensor
 
 
-def palette_bomb() -> bytes:
+def palette_bomb(side: int = BOMB_SIDE) -> bytes:
     """About 6 KB: a 1-bit palette PNG of 7071 x 7071 with a transparency entry."""
-    image = Image.new("P", (BOMB_SIDE, BOMB_SIDE), 0)
+    image = Image.new("P", (side, side), 0)
     image.putpalette([255, 255, 255, 0, 0, 0])
     out = io.BytesIO()
     image.save(out, "PNG", bits=1, transparency=0, optimize=True)
