@@ -42,9 +42,9 @@ def photo_like(size: tuple[int, int], *, noise: float = 6, seed_side: int = 1024
     return Image.merge("RGB", [ImageChops.add(band, tiled, offset=-128) for band in bands])
 
 
-def jpeg_photo(size: tuple[int, int] = (800, 600)) -> bytes:
+def jpeg_photo(size: tuple[int, int] = (800, 600), *, noise: float = 6) -> bytes:
     out = io.BytesIO()
-    photo_like(size).save(out, "JPEG", quality=85)
+    photo_like(size, noise=noise).save(out, "JPEG", quality=90)
     return out.getvalue()
 
 

@@ -19,20 +19,16 @@ from app.services.photos import PhotoDetails, Variant, photo_details
 from app.settings import Settings
 from tests.conftest import PASSWORD, create_product, vendor
 from tests.images import samples
+from tests.images.samples import jpeg_photo
 from tests.test_hot_path_queries import recorded_statements
 from tests.test_photos import LEGACY_URL, key, product_with_photos, upload_photo
 
 PREVIEW_MAX_BYTES = 300_000
 
 
-def photo(size: tuple[int, int], *, noise: float = 6, mode: str = "RGB") -> bytes:
-    """A camera-like JPEG (or a PNG for another mode)."""
-    image = samples.photo_like(size, noise=noise)
+def transparent_png(size: tuple[int, int]) -> bytes:
     out = io.BytesIO()
-    if mode == "RGB":
-        image.save(out, "JPEG", quality=90)
-    else:
-        image.convert(mode).save(out, "PNG")
+    samples.photo_like(size).convert("RGBA").save(out, "PNG")
     return out.getvalue()
 
 
@@ -78,7 +74,9 @@ async def test_upload_stores_widths_and_a_preview(
     fetch: Callable[..., Any],
 ) -> None:
     headers = await vendor(client)
-    product = await product_with_photos(client, headers, "Wrapper", image_1=photo((2400, 1200)))
+    product = await product_with_photos(
+        client, headers, "Wrapper", image_1=jpeg_photo((2400, 1200))
+    )
     url = product["image_urls"][0]
     assert product["images"] == [{"slot": 1, "url": url}]  # the response is unchanged
     found = (await details(app, [url]))[url]
@@ -130,7 +128,10 @@ async def test_small_photos_get_only_the_widths_they_have(
     headers = await vendor(client)
     sizes = {1: (300, 200), 2: (500, 400), 3: (640, 480), 4: (700, 300)}
     product = await product_with_photos(
-        client, headers, "Beads", **{f"image_{slot}": photo(size) for slot, size in sizes.items()}
+        client,
+        headers,
+        "Beads",
+        **{f"image_{slot}": jpeg_photo(size) for slot, size in sizes.items()},
     )
     urls = product["image_urls"]
     found = await details(app, urls)
@@ -149,7 +150,7 @@ async def test_the_preview_steps_its_quality_down_to_fit(
     client: httpx.AsyncClient, app: FastAPI, fetch: Callable[..., Any]
 ) -> None:
     headers = await vendor(client)
-    noisy = photo((1600, 1600), noise=40)
+    noisy = jpeg_photo((1600, 1600), noise=40)
     product = await product_with_photos(client, headers, "Static", image_1=noisy)
     url = product["image_urls"][0]
     preview = (await details(app, [url]))[url].preview
@@ -186,7 +187,7 @@ async def test_photo_details_reads_one_statement_and_skips_unknown_urls(
 ) -> None:
     headers = await vendor(client)
     product = await product_with_photos(
-        client, headers, "Bag", image_1=photo((900, 600)), image_2=photo((1300, 1000))
+        client, headers, "Bag", image_1=jpeg_photo((900, 600)), image_2=jpeg_photo((1300, 1000))
     )
     first, second = product["image_urls"]
     await details(app, [first])  # a first connection runs the driver's own set-up statements
@@ -206,7 +207,7 @@ async def test_sizes_are_removed_with_their_photo(
     keys: Callable[[], set[str]],
 ) -> None:
     headers = await vendor(client)
-    first, second = photo((1400, 1000)), photo((1000, 1400))
+    first, second = jpeg_photo((1400, 1000)), jpeg_photo((1000, 1400))
     product = await product_with_photos(client, headers, "Pot", image_1=first, image_3=first)
     shared = product["image_urls"][0]
     found = await details(app, [shared])
@@ -248,13 +249,13 @@ async def test_banner_sizes_and_the_account_going(
 ) -> None:
     headers = await vendor(client)
     other = await vendor(client, "bola@example.com")
-    kept = await product_with_photos(client, other, "Kept", image_1=photo((800, 800)))
+    kept = await product_with_photos(client, other, "Kept", image_1=jpeg_photo((800, 800)))
     kept_files = keys()
 
     response = await client.post(
         "/api/users/me/banner",
         headers=headers,
-        files={"banner": ("b.jpg", photo((2000, 700)), "image/jpeg")},
+        files={"banner": ("b.jpg", jpeg_photo((2000, 700)), "image/jpeg")},
     )
     assert response.status_code == 200, response.text
     assert set(response.json()) == {"message", "banner_url"}
@@ -267,12 +268,12 @@ async def test_banner_sizes_and_the_account_going(
     response = await client.post(
         "/api/users/me/banner",
         headers=headers,
-        files={"banner": ("b.png", photo((900, 500), mode="RGBA"), "image/png")},
+        files={"banner": ("b.png", transparent_png((900, 500)), "image/png")},
     )
     replacement = response.json()["banner_url"]
     found = (await details(app, [replacement]))[replacement]
     assert keys() == kept_files | files_of(settings, found, replacement)
-    await product_with_photos(client, headers, "Mine", image_1=photo((1500, 900)))
+    await product_with_photos(client, headers, "Mine", image_1=jpeg_photo((1500, 900)))
 
     response = await client.request(
         "DELETE", "/api/users/me", headers=headers, json={"password": PASSWORD}
