@@ -62,6 +62,11 @@ class StoredPhoto:
     url: str  # the original's public URL
     row: dict[str, Any]  # its `photos` row
 
+    @property
+    def files(self) -> list[str]:
+        """The URLs of every file of the photo: original, widths, preview."""
+        return _file_urls(self.url, self.row["variants"], self.row["preview_url"])
+
 
 async def _save_all(storage: Storage, files: dict[str, EncodedImage]) -> None:
     """Upload the files at once; raises StorageError after every upload has finished."""
@@ -119,21 +124,25 @@ def insert_rows(dialect: str, rows: Iterable[dict[str, Any]]) -> Insert:
     return insert(Photo).values(ordered).on_conflict_do_nothing(index_elements=[Photo.url])
 
 
-def _file_urls(photo: Photo) -> list[str]:
-    """The URLs of every file of a photo: original, widths, preview."""
-    urls = [photo.url, *(str(variant["url"]) for variant in photo.variants)]
-    return [*urls, photo.preview_url] if photo.preview_url else urls
+def _file_urls(url: str, variants: list[dict[str, Any]], preview_url: str | None) -> list[str]:
+    urls = [url, *(str(variant["url"]) for variant in variants)]
+    return [*urls, preview_url] if preview_url else urls
 
 
-async def remove(session: AsyncSession, storage: Storage, urls: Collection[str]) -> int:
-    """Delete these photos' files (originals, widths, previews), then their rows, and commit;
-    returns how many files. Raises StorageError, leaving the rows (which still name the files)."""
-    records = (await session.scalars(select(Photo).where(Photo.url.in_(urls)))).all()
-    files = [*urls, *(url for record in records for url in _file_urls(record))]
+async def remove(
+    session: AsyncSession, storage: Storage, urls: Collection[str], *, also: Iterable[str] = ()
+) -> int:
+    """Delete these photos' files (originals, widths, previews, and the files in `also`), then
+    their rows, and commit; returns how many files. Raises StorageError, leaving the rows (which
+    still name the files)."""
+    records = (await session.scalars(select(Photo).where(Photo.url.in_(list(urls))))).all()
+    files = [*urls, *also]
+    for record in records:
+        files += _file_urls(record.url, record.variants, record.preview_url)
     keys = sorted({key for url in files if (key := storage.key_for(url))})
     if keys:
         await storage.delete(keys)
     if records:
-        await session.execute(delete(Photo).where(Photo.url.in_(urls)))
+        await session.execute(delete(Photo).where(Photo.url.in_(list(urls))))
         await session.commit()
     return len(keys)

@@ -5,7 +5,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sentry_sdk
 from sqlalchemy import String, any_, bindparam, select
@@ -38,28 +38,39 @@ async def encode(data: bytes, workers: ImageWorkers, rules: ImageRules) -> Encod
     return await workers.run(reencode, data, rules)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredPhotos(Generic[K]):
+    urls: dict[K, str]  # each original's public URL, by the caller's key
+    # Every file this upload stored, by its original's URL: a photo recorded before keeps its
+    # widths and preview, and lists only its original here.
+    files: dict[str, list[str]]
+
+
 async def store(
     session: AsyncSession, storage: Storage, *, folder: str, images: Mapping[K, EncodedPhoto]
-) -> dict[K, str]:
+) -> StoredPhotos[K]:
     """Store each photo's files under content-hash names and add its `photos` row to the session
-    (committed with the caller's rows); returns the originals' public URLs.
+    (committed with the caller's rows).
 
     A photo already recorded (the same content uploaded again) keeps its row and its files.
     """
     urls = {key: storage.url_for(stored.original_key(folder, p)) for key, p in images.items()}
     photos = {urls[key]: photo for key, photo in images.items()}
     if not photos:
-        return {}
-    recorded = set(await session.scalars(select(Photo.url).where(Photo.url.in_(photos))))
+        return StoredPhotos({}, {})
+    recorded = set(await session.scalars(select(Photo.url).where(Photo.url.in_(list(photos)))))
     rows = []
+    files = {}
     for url, photo in photos.items():
         if url in recorded:
-            await stored.save_original(storage, folder=folder, photo=photo)
+            files[url] = [await stored.save_original(storage, folder=folder, photo=photo)]
         else:
-            rows.append((await stored.save(storage, folder=folder, photo=photo)).row)
+            saved = await stored.save(storage, folder=folder, photo=photo)
+            rows.append(saved.row)
+            files[url] = saved.files
     if rows:
         await session.execute(stored.insert_rows(session.get_bind().dialect.name, rows))
-    return urls
+    return StoredPhotos(urls, files)
 
 
 def product_folder(user_id: str) -> str:
@@ -79,10 +90,16 @@ async def vendor_photo_urls(session: AsyncSession, *, user_id: str) -> list[str]
 
 
 async def release(
-    session: AsyncSession, storage: Storage, *, user_id: str, urls: Iterable[str | None]
+    session: AsyncSession,
+    storage: Storage,
+    *,
+    user_id: str,
+    urls: Iterable[str | None],
+    made: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Remove the photos nothing points at any more: their files and their `photos` rows. Call
-    after the commit; never raises.
+    """Remove the photos nothing points at any more: their files and their `photos` rows (and,
+    for an upload whose commit failed, the files in `made` it stored for them). Call after the
+    commit; never raises.
 
     A failure leaves files behind (logged and sent to Sentry) rather than failing a request whose
     database change is already done. URLs this storage does not serve (the earlier backend's) are
@@ -94,7 +111,8 @@ async def release(
     try:
         unused = candidates - set(await vendor_photo_urls(session, user_id=user_id))
         if unused:
-            await stored.remove(session, storage, unused)
+            also = [file for url in unused for file in (made or {}).get(url, ())]
+            await stored.remove(session, storage, unused, also=also)
     except Exception as exc:
         logger.warning(
             "stored photos could not be removed: %s",
@@ -107,14 +125,14 @@ async def release(
 
 
 async def commit_or_release(
-    session: AsyncSession, storage: Storage, *, user_id: str, new_urls: Iterable[str]
+    session: AsyncSession, storage: Storage, *, user_id: str, new: StoredPhotos[Any]
 ) -> None:
     """Commit; if that fails, remove the files just stored for it, then re-raise."""
     try:
         await session.commit()
     except Exception:
         await session.rollback()
-        await release(session, storage, user_id=user_id, urls=new_urls)
+        await release(session, storage, user_id=user_id, urls=new.files, made=new.files)
         raise
 
 

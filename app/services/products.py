@@ -98,9 +98,7 @@ async def create_product(
     images: Mapping[int, EncodedPhoto] = NO_PHOTOS,
 ) -> Product:
     """Store the photos first, so the row never points at a file that is not there."""
-    urls = await photos.store(
-        session, storage, folder=photos.product_folder(user_id), images=images
-    )
+    new = await photos.store(session, storage, folder=photos.product_folder(user_id), images=images)
     product = Product(
         user_id=user_id,
         name=data.name,
@@ -110,10 +108,10 @@ async def create_product(
         click_count=0,
         created_at=utcnow(),
     )
-    for slot, url in urls.items():
+    for slot, url in new.urls.items():
         _set_photo(product, slot, url)
     session.add(product)
-    await photos.commit_or_release(session, storage, user_id=user_id, new_urls=urls.values())
+    await photos.commit_or_release(session, storage, user_id=user_id, new=new)
     return product
 
 
@@ -141,7 +139,8 @@ async def update_product(
 ) -> Product:
     """Apply field changes and put each new photo in its slot; replaced files are removed."""
     folder = photos.product_folder(product.user_id)
-    urls = await photos.store(session, storage, folder=folder, images=images)
+    new = await photos.store(session, storage, folder=folder, images=images)
+    urls = new.urls
     if urls:
         # Locks the row (PostgreSQL) so two concurrent replacements each see the other's file.
         await session.refresh(product, with_for_update=True)
@@ -152,9 +151,7 @@ async def update_product(
         _set_photo(product, slot, url)
     if urls:
         product.updated_at = utcnow()
-    await photos.commit_or_release(
-        session, storage, user_id=product.user_id, new_urls=urls.values()
-    )
+    await photos.commit_or_release(session, storage, user_id=product.user_id, new=new)
     await photos.release(session, storage, user_id=product.user_id, urls=replaced)
     return product
 

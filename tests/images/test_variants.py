@@ -281,3 +281,55 @@ async def test_banner_sizes_and_the_account_going(
     assert response.status_code == 204, response.text
     assert keys() == kept_files
     assert [row["url"] for row in await photo_rows(engine)] == kept["image_urls"]
+
+
+REFUSING_TRIGGER = {
+    "postgresql": [
+        "CREATE FUNCTION qv_refuse_product() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER qv_refuse BEFORE INSERT ON products FOR EACH ROW "
+        "WHEN (NEW.name = 'Refused') EXECUTE FUNCTION qv_refuse_product()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER qv_refuse BEFORE INSERT ON products WHEN NEW.name = 'Refused' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    ],
+}
+DROP_TRIGGER = {
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS qv_refuse ON products",
+        "DROP FUNCTION IF EXISTS qv_refuse_product()",
+    ],
+    "sqlite": ["DROP TRIGGER IF EXISTS qv_refuse"],
+}
+
+
+async def test_a_failed_commit_leaves_no_file_behind(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    keys: Callable[[], set[str]],
+) -> None:
+    """The database refuses the product at commit: its photo's widths and preview go too."""
+    headers = await vendor(client)
+    kept = await product_with_photos(client, headers, "Kept", image_1=jpeg_photo((1300, 900)))
+    kept_files = keys()
+    async with engine.begin() as conn:
+        for statement in REFUSING_TRIGGER[engine.dialect.name]:
+            await conn.execute(text(statement))
+    try:
+        response = await client.post(
+            "/api/products",
+            headers=headers,
+            data={"name": "Refused", "price": "100"},
+            files={
+                "image_1": ("a.jpg", jpeg_photo((1400, 1000)), "image/jpeg"),
+                "image_2": ("b.jpg", jpeg_photo((1300, 900)), "image/jpeg"),  # also in "Kept"
+            },
+        )
+    finally:
+        async with engine.begin() as conn:
+            for statement in DROP_TRIGGER[engine.dialect.name]:
+                await conn.execute(text(statement))
+    assert response.status_code == 500, response.text
+    assert keys() == kept_files
+    assert [row["url"] for row in await photo_rows(engine)] == kept["image_urls"]
