@@ -144,8 +144,10 @@ def decode(data: bytes, rules: ImageRules, *, max_side: int | None) -> Image.Ima
             f"File is not a supported image: send a {ACCEPTED_TEXT} photo"
         ) from None
     except Image.DecompressionBombError:
+        # Pillow's own limit, met when opening something far beyond ours.
         raise ImageTooLargeError(
-            f"Image is too large (at most {rules.max_pixels:,} pixels)"
+            f"Image is too large (a JPEG may have at most {rules.max_jpeg_pixels:,} pixels, "
+            f"another image {rules.max_pixels:,})"
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated or corrupt data as any of these.

@@ -2,6 +2,7 @@
 
 import io
 import struct
+import zlib
 from functools import cache
 
 from PIL import Image, ImageChops, ImageCms
@@ -24,6 +25,17 @@ def rgba_bomb() -> bytes:
     out = io.BytesIO()
     Image.new("RGBA", (BOMB_SIDE, BOMB_SIDE), (0, 0, 0, 0)).save(out, "PNG", compress_level=9)
     return out.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims to be width x height and holds no pixels: refused on its header."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 def photo_like(size: tuple[int, int], *, noise: float = 6, seed_side: int = 1024) -> Image.Image:

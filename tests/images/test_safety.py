@@ -51,8 +51,13 @@ def encoded(image: Image.Image, fmt: str, **options: Any) -> bytes:
             "Image is too large: 4100x4000 pixels "
             "(a progressive JPEG may have at most 16,000,000 pixels)",
         ),
+        (
+            lambda: samples.png_header_only(20_000, 20_000),
+            "Image is too large (a JPEG may have at most 100,000,000 pixels, "
+            "another image 16,000,000)",
+        ),
     ],
-    ids=["palette-png", "rgba-png", "webp", "progressive-jpeg"],
+    ids=["palette-png", "rgba-png", "webp", "progressive-jpeg", "beyond-pillow-s-own-limit"],
 )
 async def test_bombs_are_refused_before_they_are_decoded(
     client: httpx.AsyncClient,
