@@ -230,6 +230,20 @@ def test_a_header_line_that_never_ends_is_refused(strict: str) -> None:
     assert time.monotonic() - started < HEADERS_TIMEOUT
 
 
+def test_an_upgrade_request_is_served_as_plain_http(strict: str) -> None:
+    # No WebSocket: an upgraded connection would leave the server's bounds.
+    upgrade = get(
+        "/api/health/live",
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    )
+    with connect(strict) as sock:
+        sock.sendall(upgrade)
+        assert status(read_response(sock)) == 200
+
+
 def probe(base_url: str) -> int | None:
     """The status a new connection's GET gets; None when the connection is closed unanswered."""
     with connect(base_url) as sock:

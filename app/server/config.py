@@ -61,8 +61,6 @@ def server_config(settings: Settings, app: str = "app.main:app") -> BoundedConfi
         host=settings.HOST,
         port=settings.PORT,
         workers=settings.web_concurrency,
-        # The API serves no WebSocket: an upgrade would leave the bounded protocol.
-        ws="none",
         timeout_graceful_shutdown=settings.GRACEFUL_SHUTDOWN_SECONDS,
         # The app decides which proxies to believe; uvicorn must not rewrite the client first.
         proxy_headers=False,

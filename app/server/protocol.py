@@ -44,10 +44,13 @@ class ClientBounds:
 
 
 class BoundedConfig(uvicorn.Config):
-    """uvicorn's Config carrying the bounds to every worker (it is pickled into each one)."""
+    """uvicorn's Config carrying the bounds to every worker (it is pickled into each one).
+
+    No WebSocket: the API serves none, and an upgraded connection would leave these bounds.
+    """
 
     def __init__(self, app: str, *, bounds: ClientBounds, **options: Any) -> None:
-        super().__init__(app, http=BoundedHttpToolsProtocol, **options)
+        super().__init__(app, http=BoundedHttpToolsProtocol, ws="none", **options)
         self.bounds = bounds
 
 
@@ -124,23 +127,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        # uvicorn's, with the oversized headers answered 431 rather than 400.
+        # uvicorn's, with the oversized headers answered 431 rather than 400 and the warnings
+        # throttled.
         self._unset_keepalive_if_required()
         self.began_in_chunk = False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            if self._should_upgrade():
-                self.handle_websocket_upgrade()
-            else:
-                self._unsupported_upgrade_warning()
+            # The server runs without WebSocket (ws="none"): the request was served as plain HTTP.
+            throttled.warning("upgrade", "served an Upgrade request as plain HTTP")
             return
         except httptools.HttpParserError:
             if self.oversized:
                 self.refuse_headers()
             else:
                 msg = "Invalid HTTP request received."
-                self.logger.warning(msg)
+                throttled.warning("invalid", msg)
                 self.send_400_response(msg)
             return
         if self.request_begun and not self.in_body and not self.began_in_chunk:
@@ -206,8 +208,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if not self.in_body:
             deadline = self.phase_started + self.bounds.headers_timeout
         else:
-            if self.flow.read_paused:
-                # The app has not read what came; the client's clock starts again when it does.
+            if self.flow.read_paused or self.cycle.waiting_for_100_continue:
+                # The app has not read what came, or not yet asked for the body: the client's
+                # clock starts again when it does.
                 self.phase_started, self.body_received = now, 0
             allowance = self.bounds.body_timeout + self.body_received / self.bounds.body_min_rate
             deadline = self.phase_started + allowance
