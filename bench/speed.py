@@ -161,6 +161,19 @@ def production_server(port: int) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "app.serve"], env
 
 
+def production_env(dsn: str) -> dict[str, str]:
+    """Production settings on the benchmark's database: one worker, JSON logs, no Sentry."""
+    return {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": dsn,
+        "CORS_ORIGINS": "https://bench.example",
+        "LOG_LEVEL": "INFO",
+        "SENTRY_DSN": "",
+        "WEB_CONCURRENCY": "1",
+    }
+
+
 class Server:
     """A server process pinned to `cpus`; stopped (SIGTERM, then SIGKILL) on exit."""
 
@@ -265,16 +278,7 @@ class Bench:
         self.results: list[Result] = []
         self.logs = Path(args.logs)
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.app_env = {
-            "ENVIRONMENT": "production",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "DATABASE_URL": args.dsn,
-            "CORS_ORIGINS": "https://bench.example",
-            "LOG_LEVEL": "INFO",
-            "SENTRY_DSN": "",
-            "WEB_CONCURRENCY": "1",
-            **GENEROUS_LIMITS,
-        }
+        self.app_env = {**production_env(args.dsn), **GENEROUS_LIMITS}
 
     def record(self, result: Result) -> Result:
         self.results.append(result)
@@ -404,28 +408,39 @@ class Bench:
         return "\n".join(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def bench_arguments(description: str | None, database: str, logs: str) -> argparse.ArgumentParser:
+    """The options every server benchmark takes: its database, timing, cores and logs."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--dsn",
         default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/qv_bench"
+            "BENCH_DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/{database}"
         ),
         help="database to (re)create and seed",
     )
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
-    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--stall", type=int, nargs="*", default=[256], help="stall-check conns")
     parser.add_argument("--server-cpus", default=os.environ.get("SERVER_CPUS", "0"))
     parser.add_argument("--load-cpus", default=os.environ.get("LOAD_CPUS", "1"))
+    parser.add_argument("--logs", default=logs)
+    return parser
+
+
+def parse_bench_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    args = parser.parse_args()
+    args.dsn = make_url(args.dsn).set(drivername="postgresql+asyncpg").render_as_string(False)
+    return args
+
+
+def main() -> None:
+    parser = bench_arguments(__doc__, "qv_bench", "/tmp/qv-bench-logs")
+    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--stall", type=int, nargs="*", default=[256], help="stall-check conns")
     parser.add_argument("--two-workers-cpus", default=os.environ.get("TWO_WORKERS_CPUS", "0,1"))
     parser.add_argument(
         "--only", nargs="*", default=["one", "two", "storm", "sentry"], help="parts to run"
     )
-    parser.add_argument("--logs", default="/tmp/qv-bench-logs")
     parser.add_argument("--markdown", help="also write the table to this file")
-    args = parser.parse_args()
-    args.dsn = make_url(args.dsn).set(drivername="postgresql+asyncpg").render_as_string(False)
+    args = parse_bench_arguments(parser)
 
     ids = asyncio.run(seed(args.dsn))
     bench = Bench(args, ids)

@@ -13,14 +13,15 @@ a time, accepts headers of any size, and accepts connections without limit. Here
   reading when the app has 64 KiB unread) is not held against the client;
 - a worker holds at most `max_connections`; one more is answered 503 with Retry-After and closed.
 
-One timer per request, armed at its first byte and cancelled once it is received whole: the
-deadline is computed when the timer fires, so a body's bytes only add to a counter.
+A request costs the bounds a few attribute updates: header sizes are added up only when the bytes
+received could exceed the limit, and deadlines are checked once a second by one timer per worker.
 """
 
 import asyncio
 import json
 import logging
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,20 @@ class HeadersTooLargeError(Exception):
     """Raised from a parser callback to stop parsing; data_received answers 431."""
 
 
+# Deadlines are checked by one timer per worker, once a second, over its connections: a timer
+# per request (armed, then cancelled) cost more than everything else the bounds add.
+SWEEP_SECONDS = 1.0
+_swept: "weakref.WeakSet[ServerState]" = weakref.WeakSet()
+
+
+def sweep(loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+    now = loop.time()
+    for connection in list(connections):  # a dropped connection leaves the set
+        if isinstance(connection, BoundedHttpToolsProtocol):
+            connection.check_receipt(now)
+    loop.call_later(SWEEP_SECONDS, sweep, loop, connections)
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(
         self,
@@ -93,16 +108,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             raise TypeError("BoundedHttpToolsProtocol is configured by a BoundedConfig")
         super().__init__(config=config, server_state=server_state, app_state=app_state, _loop=_loop)
         self.bounds = config.bounds
-        # The request being received: its deadline timer, whether it has begun, which part is
-        # arriving, since when, and how much of it.
-        self.receipt: asyncio.TimerHandle | None = None
+        # The request being received: whether one is (or the connection's first is awaited),
+        # whether it has begun, which part is arriving, since when, and how much of the body.
+        self.receiving = False
         self.request_begun = False
         self.in_body = False
         self.phase_started = 0.0
         self.body_received = 0
-        # Header bytes: complete lines as the parser reports them, and the bytes of chunks that
-        # arrived wholly inside the headers (which catches a line that never ends).
-        self.header_bytes = 0
+        # Header bytes: `header_span` bounds them from above (every byte of every chunk since
+        # the request began, the first chunk whole), `wire_header_bytes` from below (the chunks
+        # that arrived wholly inside the headers: it catches a line that never ends).
+        self.chunk_bytes = 0
+        self.header_span = 0
         self.wire_header_bytes = 0
         self.began_in_chunk = False
         self.oversized = False
@@ -120,16 +137,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.refuse(503, "Server busy, please retry shortly", b"retry-after: 1\r\n")
             return
         super().connection_made(transport)
-        self.start_receipt()
+        self.receiving = True
+        self.phase_started = self.loop.time()
+        if self.server_state not in _swept:
+            _swept.add(self.server_state)
+            self.loop.call_later(SWEEP_SECONDS, sweep, self.loop, self.connections)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.stop_receipt()
+        self.receiving = False
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's, with the oversized headers answered 431 rather than 400 and the warnings
         # throttled.
         self._unset_keepalive_if_required()
+        self.chunk_bytes = len(data)
         self.began_in_chunk = False
         try:
             self.parser.feed_data(data)
@@ -146,6 +168,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self.send_400_response(msg)
             return
         if self.request_begun and not self.in_body and not self.began_in_chunk:
+            self.header_span += len(data)
             self.wire_header_bytes += len(data)
             if self.wire_header_bytes > self.bounds.max_header_bytes:
                 self.refuse_headers()
@@ -154,21 +177,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.request_begun = True
-        self.began_in_chunk = True
-        self.header_bytes = self.wire_header_bytes = 0
-        if self.receipt is None:
-            self.start_receipt()
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self.count_header_bytes(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.count_header_bytes(len(name) + len(value) + 4)
-        super().on_header(name, value)
+        if not self.receiving:
+            self.receiving = True
+            self.phase_started = self.loop.time()
+        self.request_begun = self.began_in_chunk = True
+        self.header_span = self.chunk_bytes
+        self.wire_header_bytes = 0
 
     def on_headers_complete(self) -> None:
+        span = self.header_span if self.began_in_chunk else self.header_span + self.chunk_bytes
+        if (
+            span > self.bounds.max_header_bytes
+            and self.header_size() > self.bounds.max_header_bytes
+        ):
+            self.oversized = True
+            raise HeadersTooLargeError
         self.in_body = True
         self.phase_started = self.loop.time()
         self.body_received = 0
@@ -179,32 +202,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self.stop_receipt()
-        self.request_begun = self.in_body = False
+        self.receiving = self.request_begun = self.in_body = False
         super().on_message_complete()
 
-    def count_header_bytes(self, size: int) -> None:
-        self.header_bytes += size
-        if self.header_bytes > self.bounds.max_header_bytes:
-            self.oversized = True
-            raise HeadersTooLargeError
+    def header_size(self) -> int:
+        """The request line and headers as received, give or take their separators."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     # Deadlines
 
-    def start_receipt(self) -> None:
-        self.in_body = False
-        self.phase_started = self.loop.time()
-        deadline = self.phase_started + self.bounds.headers_timeout
-        self.receipt = self.loop.call_at(deadline, self.check_receipt)
-
-    def stop_receipt(self) -> None:
-        if self.receipt is not None:
-            self.receipt.cancel()
-            self.receipt = None
-
-    def check_receipt(self) -> None:
-        self.receipt = None
-        now = self.loop.time()
+    def check_receipt(self, now: float) -> None:
+        if not self.receiving:
+            return
         if not self.in_body:
             deadline = self.phase_started + self.bounds.headers_timeout
         else:
@@ -215,7 +224,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             allowance = self.bounds.body_timeout + self.body_received / self.bounds.body_min_rate
             deadline = self.phase_started + allowance
         if now < deadline:
-            self.receipt = self.loop.call_at(deadline, self.check_receipt)
+            return
+        self.receiving = False
+        if not self.request_begun:
+            throttled.warning("idle", "closed a connection that sent no request")
+            self.transport.close()
             return
         part = "body" if self.in_body else "headers"
         throttled.warning(
@@ -223,10 +236,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         )
         if self.in_body:
             self.drop()
-        elif self.request_begun:
-            self.refuse(408, "The request took too long to arrive")
         else:
-            self.transport.close()  # a connection that never sent a byte
+            self.refuse(408, "The request took too long to arrive")
 
     # Answers
 
