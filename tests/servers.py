@@ -1,4 +1,4 @@
-"""Real servers for tests that need them: the API under uvicorn, in its own process."""
+"""Real servers for tests that need them: the API as production runs it (`python -m app.serve`)."""
 
 import os
 import socket

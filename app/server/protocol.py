@@ -89,11 +89,12 @@ _swept: "weakref.WeakSet[ServerState]" = weakref.WeakSet()
 
 
 def sweep(loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+    # The next sweep first: whatever happens to one connection, the others stay bounded.
+    loop.call_later(SWEEP_SECONDS, sweep, loop, connections)
     now = loop.time()
     for connection in list(connections):  # a dropped connection leaves the set
         if isinstance(connection, BoundedHttpToolsProtocol):
             connection.check_receipt(now)
-    loop.call_later(SWEEP_SECONDS, sweep, loop, connections)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
