@@ -11,13 +11,13 @@ from functools import lru_cache, partial
 import anyio.to_thread
 import sentry_sdk
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.router import include_routes
 from app.db.engine import create_engine
 from app.db.session import create_session_factory
 from app.fastpath.reads import Reader
-from app.http.errors import install_error_handlers
+from app.http.errors import install_error_handlers, keep_connection_after_error
 from app.http.stack import middleware, wrap
 from app.images.workers import ImageWorkers
 from app.observability.events import BusinessEvents
@@ -35,12 +35,20 @@ from app.web.pages import Pages
 class QuickVendorAPI(FastAPI):
     """FastAPI whose own layers sit outside Starlette's server-error handler.
 
-    So a 500 still carries the request id, the timing headers and the CORS headers.
+    So a 500 still carries the request id, the timing headers and the CORS headers. Outside
+    Sentry's wrapper (which patches Starlette.__call__), an error already answered and reported
+    stops, so the connection it was answered on stays usable.
     """
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
         return wrap(super().build_middleware_stack(), middleware(settings, self.routes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        await keep_connection_after_error(super().__call__, scope, receive, send)
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""Real servers for tests that need them: the API under uvicorn, in its own process."""
+"""Real servers for tests that need them: the API as production runs it (`python -m app.serve`)."""
 
 import os
 import socket
@@ -61,17 +61,16 @@ def wait_until_live(base_url: str, process: subprocess.Popen[bytes], timeout: fl
 def running_api_process(
     env: dict[str, str], log_path: Path, *, workers: int = 1, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """uvicorn serving the app (proxy headers left to the app); yields its base URL and the
-    process (with one worker, the process that serves)."""
+    """The server production runs (`python -m app.serve`); yields its base URL and the process
+    (with one worker, the process that serves)."""
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--no-proxy-headers",
-        "--no-access-log",
-    ]  # fmt: skip
+    listen = {"HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers)}
+    command = [sys.executable, "-m", "app.serve"]
     with log_path.open("ab") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)  # noqa: S603
+        process = subprocess.Popen(  # noqa: S603
+            command, cwd=ROOT, env={**env, **listen}, stdout=log, stderr=log
+        )
     try:
         wait_until_live(base_url, process, timeout=60)
         yield base_url, process
@@ -88,6 +87,6 @@ def running_api_process(
 def running_api(
     env: dict[str, str], log_path: Path, *, workers: int = 1, port: int | None = None
 ) -> Iterator[str]:
-    """uvicorn serving the app (proxy headers left to the app); yields its base URL."""
+    """The server production runs (`python -m app.serve`); yields its base URL."""
     with running_api_process(env, log_path, workers=workers, port=port) as (base_url, _):
         yield base_url
