@@ -334,6 +334,19 @@ async def test_a_try_is_bounded_by_the_timeout_whatever_the_deliverer(
     assert (job["status"], job["last_error"], job["locked_by"]) == ("pending", "timed out", None)
 
 
+async def test_a_long_reason_is_cut_to_fit(app_engine: AsyncEngine) -> None:
+    class Verbose:
+        async def deliver(self, payload: dict[str, Any]) -> None:
+            raise RetryLater("x" * 5000)
+
+    await report(app_engine)
+    verbose = DeliveryWorker(app_engine, {FEEDBACK_KIND: Verbose()}, policy())
+    assert await verbose.run_once() == 1
+    job = await one(app_engine, "delivery_jobs")
+    assert job["status"] == "pending" and job["last_error"] == "x" * 200
+    assert (await one(app_engine, "feedback"))["last_error"] == "x" * 200
+
+
 async def test_a_job_is_written_in_the_callers_transaction(app_engine: AsyncEngine) -> None:
     factory = create_session_factory(app_engine)
     async with factory() as session:
