@@ -1,4 +1,4 @@
-"""Real servers for tests that need them: the API under uvicorn, in its own process."""
+"""Real servers for tests that need them: the API as production runs it (`python -m app.serve`)."""
 
 import os
 import signal
@@ -61,8 +61,8 @@ def wait_until_live(base_url: str, process: subprocess.Popen[bytes], timeout: fl
 
 @dataclass
 class ApiServer:
-    """uvicorn serving the app (proxy headers left to the app) on a fixed port, so it can be
-    stopped, gracefully or by a crash, and started again at the same address."""
+    """The server production runs (`python -m app.serve`) on a fixed port, so it can be stopped,
+    gracefully or by a crash, and started again at the same address."""
 
     env: dict[str, str]
     log_path: Path
@@ -75,14 +75,16 @@ class ApiServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        command = [
-            sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-            "--port", str(self.port), "--workers", str(self.workers), "--no-proxy-headers",
-            "--no-access-log",
-        ]  # fmt: skip
+        listen = {"HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(self.workers)}
+        command = [sys.executable, "-m", "app.serve"]
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
+            self.process = subprocess.Popen(  # noqa: S603
+                command,
+                cwd=ROOT,
+                env={**self.env, **listen},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         wait_until_live(self.base_url, self.process, timeout=60)
 
@@ -108,7 +110,7 @@ class ApiServer:
 def running_api(
     env: dict[str, str], log_path: Path, *, workers: int = 1, port: int | None = None
 ) -> Iterator[str]:
-    """uvicorn serving the app (proxy headers left to the app); yields its base URL."""
+    """The server production runs (`python -m app.serve`); yields its base URL."""
     server = ApiServer(env, log_path, workers=workers, port=port or free_port())
     try:
         server.start()

@@ -75,6 +75,19 @@ def test_dockerfile_builds_from_the_lock_and_runs_slim_and_unprivileged() -> Non
         assert importlib.util.find_spec(module) is not None, module
 
 
+def test_the_local_script_migrates_then_runs_the_production_server() -> None:
+    # The bounds on clients live in app/server/, reached only through `python -m app.serve`.
+    lines = [
+        line.strip()
+        for line in (ROOT / "scripts" / "serve.sh").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    migrate = next(i for i, line in enumerate(lines) if "alembic upgrade head" in line)
+    assert lines[-1].startswith("exec ") and lines[-1].endswith("python -m app.serve")
+    assert migrate < len(lines) - 1
+    assert not any("uvicorn" in line for line in lines)
+
+
 def test_dockerignore_keeps_tests_caches_secrets_and_databases_out() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {"tests", ".env", ".env.*", "*.db", ".venv", "**/__pycache__", ".git"} <= ignored
