@@ -1,4 +1,4 @@
-"""Who may try how often: login, registration and click counting, per client address.
+"""Who may try how often: login, registration, click counting and feedback, per client address.
 
 Login counts every attempt per address, and attempts per (normalised email, address) until one
 succeeds. The second is keyed on the submitted email whether or not an account exists, so a 429
@@ -13,6 +13,7 @@ from app.settings import Settings
 
 TOO_MANY_LOGINS = "Too many login attempts, please retry later"
 TOO_MANY_REGISTRATIONS = "Too many sign-ups from this network, please retry later"
+TOO_MANY_REPORTS = "Too many feedback reports from this network, please retry later"
 
 
 def client_ip(request: Request) -> str:
@@ -70,3 +71,11 @@ async def first_click(
         "click", product_id, client_ip(request), window=settings.CLICK_DEDUP_WINDOW_SECONDS
     )
     return hit is None or hit.count == 1
+
+
+async def limit_feedback(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
+    """Count a feedback report from this address; 429 past FEEDBACK_RATE_LIMIT per window."""
+    hit = await limiter.hit(
+        "feedback-ip", client_ip(request), window=settings.FEEDBACK_RATE_LIMIT_WINDOW_SECONDS
+    )
+    _refuse_if_over(hit, settings.FEEDBACK_RATE_LIMIT, TOO_MANY_REPORTS)

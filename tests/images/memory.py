@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from tests.images import samples
-from tests.servers import running_api_process, server_env
+from tests.servers import ApiServer, server_env
 
 MIB = 1024 * 1024
 PASSWORD = "memory-test-password-1"
@@ -136,5 +136,11 @@ def measure(
         database_url, MEDIA_ROOT=str(media), PUBLIC_BASE_URL="http://127.0.0.1", **env
     )
     chosen = pick(scenarios())
-    with running_api_process(settings, work_dir / "server.log") as (base_url, process):
-        return asyncio.run(_run(base_url, process.pid, chosen))
+    # One worker: the process started is the one that serves.
+    server = ApiServer(settings, work_dir / "server.log")
+    try:
+        server.start()
+        assert server.process is not None
+        return asyncio.run(_run(server.base_url, server.process.pid, chosen))
+    finally:
+        server.stop()

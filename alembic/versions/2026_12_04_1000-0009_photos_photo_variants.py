@@ -1,8 +1,8 @@
 """photos: each stored photo's dimensions, WebP widths and JPEG link preview
 
 Revision ID: 0009_photos
-Revises: 0006_rate_limits
-Create Date: 2026-12-04 09:00:00
+Revises: 0007_feedback
+Create Date: 2026-12-04 10:00:00
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import app.models.types
 
 revision: str = "0009_photos"
-down_revision: str | Sequence[str] | None = "0006_rate_limits"
+down_revision: str | Sequence[str] | None = "0007_feedback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
