@@ -22,6 +22,7 @@ from app.delivery.worker import DeliveryPolicy, DeliveryWorker
 from app.fastpath.reads import Reader
 from app.http.errors import install_error_handlers, keep_connection_after_error
 from app.http.stack import middleware, wrap
+from app.images.workers import ImageWorkers
 from app.observability.events import BusinessEvents
 from app.observability.logging import configure_logging
 from app.observability.sentry import init_sentry
@@ -125,6 +126,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.hasher = PasswordHasher(settings)
     app.state.storage = create_storage(settings)
+    app.state.image_workers = ImageWorkers(
+        concurrency=settings.IMAGE_DECODE_CONCURRENCY,
+        wait_seconds=settings.IMAGE_DECODE_WAIT_SECONDS,
+    )
     app.state.rate_limiter = build_rate_limiter(settings, engine)
     app.state.events = BusinessEvents(settings)
     app.state.pages = Pages(site_name="QuickVendor")

@@ -34,6 +34,7 @@ TABLES = (
     "products",
     "users",
     "rate_limit_counters",
+    "photos",
 )
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
 FAST_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}

@@ -30,10 +30,16 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, *BROKEN_CONNECTION)
 
 
 class ReadQuery:
-    """A SELECT whose parameters are named `bindparam`s, compiled once per dialect."""
+    """A SELECT whose parameters are named `bindparam`s, compiled once per dialect.
 
-    def __init__(self, statement: Select[Any]) -> None:
+    `native`, when given, is the statement asyncpg runs instead, selecting the same columns:
+    for what the two databases write differently, such as a list parameter (`= ANY(:urls)`
+    with one array, where SQLite takes an expanding `IN`, which asyncpg's prepared text cannot).
+    """
+
+    def __init__(self, statement: Select[Any], *, native: Select[Any] | None = None) -> None:
         self.statement = statement
+        self.native = statement if native is None else native
         self._compiled: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
     def positional(self, engine: AsyncEngine, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -41,7 +47,7 @@ class ReadQuery:
         (such as a `.limit(1)`)."""
         key = engine.dialect.name
         if key not in self._compiled:
-            compiled = self.statement.compile(dialect=engine.dialect)
+            compiled = self.native.compile(dialect=engine.dialect)
             names = tuple(compiled.positiontup or ())
             own = {
                 name: v for name, v in compiled.params.items() if not compiled.binds[name].required

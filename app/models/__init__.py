@@ -3,6 +3,7 @@
 from app.models.base import Base
 from app.models.delivery import DeliveryJob, JobStatus
 from app.models.feedback import Feedback
+from app.models.photo import Photo
 from app.models.product import Product
 from app.models.rate_limit import RateLimitCounter
 from app.models.session import UserSession
@@ -14,6 +15,7 @@ __all__ = [
     "DeliveryJob",
     "Feedback",
     "JobStatus",
+    "Photo",
     "Product",
     "RateLimitCounter",
     "StoreAlias",

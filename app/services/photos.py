@@ -1,17 +1,25 @@
-"""Photo files over their life: encoded off the event loop, stored, and removed once unused."""
+"""Photo files over their life: encoded off the event loop, stored with their widths and preview,
+recorded in `photos`, and removed, all of them, once no row uses the photo."""
 
+import json
 import logging
-from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-import anyio.to_thread
 import sentry_sdk
-from sqlalchemy import select
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.products import IMAGE_SLOTS
-from app.images.codec import EncodedImage, ImageRules, reencode
-from app.models import Product, User
+from app.fastpath.reads import ReadConnection, ReadQuery
+from app.images import stored
+from app.images.codec import reencode
+from app.images.encode import EncodedPhoto
+from app.images.rules import ImageRules
+from app.images.workers import ImageWorkers
+from app.models import Photo, Product, User
 from app.storage import Storage
 
 logger = logging.getLogger("app.photos")
@@ -20,24 +28,49 @@ K = TypeVar("K")
 _PRODUCT_URL_COLUMNS = [getattr(Product, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)]
 
 
-async def encode(uploads: Mapping[K, bytes], rules: ImageRules) -> dict[K, EncodedImage]:
-    """Check and re-encode every upload before anything is stored; one at a time, in a thread.
+async def encode(data: bytes, workers: ImageWorkers, rules: ImageRules) -> EncodedPhoto:
+    """Check and re-encode an upload before anything is stored: in a thread, once one of the
+    worker's decode slots is free.
 
-    Raises ImageRejectedError for the first file that is not an acceptable image.
+    Raises ImageRejectedError when it is not an acceptable image, ImagesBusyError when no slot
+    came free in time.
     """
-    return {
-        key: await anyio.to_thread.run_sync(reencode, data, rules) for key, data in uploads.items()
-    }
+    return await workers.run(reencode, data, rules)
 
 
-async def store(storage: Storage, *, folder: str, images: Mapping[K, EncodedImage]) -> dict[K, str]:
-    """Store encoded images under content-hash names; returns their public URLs."""
-    urls: dict[K, str] = {}
-    for key, image in images.items():
-        urls[key] = await storage.save(
-            f"{folder}/{image.digest}.webp", image.data, image.content_type
-        )
-    return urls
+@dataclass(frozen=True, slots=True)
+class StoredPhotos(Generic[K]):
+    urls: dict[K, str]  # each original's public URL, by the caller's key
+    # Every file this upload stored, by its original's URL: a photo recorded before keeps its
+    # widths and preview, and lists only its original here.
+    files: dict[str, list[str]]
+
+
+async def store(
+    session: AsyncSession, storage: Storage, *, folder: str, images: Mapping[K, EncodedPhoto]
+) -> StoredPhotos[K]:
+    """Store each photo's files under content-hash names and add its `photos` row to the session
+    (committed with the caller's rows).
+
+    A photo already recorded (the same content uploaded again) keeps its row and its files.
+    """
+    urls = {key: storage.url_for(stored.original_key(folder, p)) for key, p in images.items()}
+    photos = {urls[key]: photo for key, photo in images.items()}
+    if not photos:
+        return StoredPhotos({}, {})
+    recorded = set(await session.scalars(select(Photo.url).where(Photo.url.in_(list(photos)))))
+    rows = []
+    files = {}
+    for url, photo in photos.items():
+        if url in recorded:
+            files[url] = [await stored.save_original(storage, folder=folder, photo=photo)]
+        else:
+            saved = await stored.save(storage, folder=folder, photo=photo)
+            rows.append(saved.row)
+            files[url] = saved.files
+    if rows:
+        await session.execute(stored.insert_rows(session.get_bind().dialect.name, rows))
+    return StoredPhotos(urls, files)
 
 
 def product_folder(user_id: str) -> str:
@@ -56,17 +89,19 @@ async def vendor_photo_urls(session: AsyncSession, *, user_id: str) -> list[str]
     return [*urls, banner] if banner else urls
 
 
-async def _still_used(session: AsyncSession, *, user_id: str, urls: set[str]) -> set[str]:
-    """Which of the URLs a row of this vendor still points at (the same photo in another slot)."""
-    return set(await vendor_photo_urls(session, user_id=user_id)) & urls
-
-
 async def release(
-    session: AsyncSession, storage: Storage, *, user_id: str, urls: Iterable[str | None]
+    session: AsyncSession,
+    storage: Storage,
+    *,
+    user_id: str,
+    urls: Iterable[str | None],
+    made: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Remove stored files nothing points at any more. Call after the commit; never raises.
+    """Remove the photos nothing points at any more: their files and their `photos` rows (and,
+    for an upload whose commit failed, the files in `made` it stored for them). Call after the
+    commit; never raises.
 
-    A failure leaves a file behind (logged and sent to Sentry) rather than failing a request whose
+    A failure leaves files behind (logged and sent to Sentry) rather than failing a request whose
     database change is already done. URLs this storage does not serve (the earlier backend's) are
     left alone.
     """
@@ -74,10 +109,10 @@ async def release(
     if not candidates:
         return
     try:
-        unused = candidates - await _still_used(session, user_id=user_id, urls=candidates)
-        keys = sorted(key for url in unused if (key := storage.key_for(url)))
-        if keys:
-            await storage.delete(keys)
+        unused = candidates - set(await vendor_photo_urls(session, user_id=user_id))
+        if unused:
+            also = [file for url in unused for file in (made or {}).get(url, ())]
+            await stored.remove(session, storage, unused, also=also)
     except Exception as exc:
         logger.warning(
             "stored photos could not be removed: %s",
@@ -90,12 +125,78 @@ async def release(
 
 
 async def commit_or_release(
-    session: AsyncSession, storage: Storage, *, user_id: str, new_urls: Iterable[str]
+    session: AsyncSession, storage: Storage, *, user_id: str, new: StoredPhotos[Any]
 ) -> None:
     """Commit; if that fails, remove the files just stored for it, then re-raise."""
     try:
         await session.commit()
     except Exception:
         await session.rollback()
-        await release(session, storage, user_id=user_id, urls=new_urls)
+        await release(session, storage, user_id=user_id, urls=new.files, made=new.files)
         raise
+
+
+# ---- what pages read: the sizes of a set of photos ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    width: int
+    height: int
+    url: str
+    bytes: int | None  # known for the preview JPEG; None for the WebP widths
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoDetails:
+    width: int
+    height: int
+    variants: list[Variant]  # WebP widths, ascending, none wider than the original
+    preview: Variant | None  # JPEG, at least 600 px wide, under 300 KB
+
+
+_DETAILS_COLUMNS = (
+    Photo.url,
+    Photo.width,
+    Photo.height,
+    Photo.variants,
+    Photo.preview_url,
+    Photo.preview_width,
+    Photo.preview_height,
+    Photo.preview_bytes,
+)
+PHOTO_DETAILS = ReadQuery(
+    select(*_DETAILS_COLUMNS).where(Photo.url.in_(bindparam("urls", expanding=True))),
+    native=select(*_DETAILS_COLUMNS).where(
+        Photo.url == any_(bindparam("urls", type_=ARRAY(String)))
+    ),
+)
+
+
+def _variants(value: Any) -> list[dict[str, Any]]:
+    # asyncpg hands JSON over as text; SQLAlchemy (SQLite) has decoded it already.
+    decoded: list[dict[str, Any]] = json.loads(value) if isinstance(value, str) else value
+    return decoded
+
+
+async def photo_details(db: ReadConnection, urls: Sequence[str]) -> dict[str, PhotoDetails]:
+    """The recorded sizes of the photos at these URLs, in one statement. A URL without a row (the
+    earlier backend's, or a photo not backfilled yet) is absent: show the original URL."""
+    wanted = list(dict.fromkeys(url for url in urls if url))
+    if not wanted:
+        return {}
+    found = {}
+    for row in await db.fetch(PHOTO_DETAILS, {"urls": wanted}):
+        url, width, height, variants, p_url, p_width, p_height, p_bytes = (
+            row[index] for index in range(len(_DETAILS_COLUMNS))
+        )
+        found[url] = PhotoDetails(
+            width=width,
+            height=height,
+            variants=[
+                Variant(item["width"], item["height"], item["url"], None)
+                for item in _variants(variants)
+            ],
+            preview=Variant(p_width, p_height, p_url, p_bytes) if p_url else None,
+        )
+    return found

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.fastpath.mapping import position
 from app.fastpath.reads import ReadConnection, ReadQuery
-from app.images.codec import EncodedImage
+from app.images.encode import EncodedPhoto
 from app.models import Product
 from app.models.base import utcnow
 from app.schemas.product import ProductCreate, ProductUpdate
@@ -18,7 +18,7 @@ from app.services.auth import LIVE_USER_ID, live_user_subquery
 from app.services.bodies import PRODUCT
 from app.storage import Storage
 
-NO_PHOTOS: Mapping[int, EncodedImage] = {}
+NO_PHOTOS: Mapping[int, EncodedPhoto] = {}
 
 
 _OWNER = Product.user_id == bindparam("user_id")
@@ -95,10 +95,10 @@ async def create_product(
     *,
     user_id: str,
     data: ProductCreate,
-    images: Mapping[int, EncodedImage] = NO_PHOTOS,
+    images: Mapping[int, EncodedPhoto] = NO_PHOTOS,
 ) -> Product:
     """Store the photos first, so the row never points at a file that is not there."""
-    urls = await photos.store(storage, folder=photos.product_folder(user_id), images=images)
+    new = await photos.store(session, storage, folder=photos.product_folder(user_id), images=images)
     product = Product(
         user_id=user_id,
         name=data.name,
@@ -108,10 +108,10 @@ async def create_product(
         click_count=0,
         created_at=utcnow(),
     )
-    for slot, url in urls.items():
+    for slot, url in new.urls.items():
         _set_photo(product, slot, url)
     session.add(product)
-    await photos.commit_or_release(session, storage, user_id=user_id, new_urls=urls.values())
+    await photos.commit_or_release(session, storage, user_id=user_id, new=new)
     return product
 
 
@@ -135,10 +135,12 @@ async def update_product(
     *,
     product: Product,
     data: ProductUpdate | None = None,
-    images: Mapping[int, EncodedImage] = NO_PHOTOS,
+    images: Mapping[int, EncodedPhoto] = NO_PHOTOS,
 ) -> Product:
     """Apply field changes and put each new photo in its slot; replaced files are removed."""
-    urls = await photos.store(storage, folder=photos.product_folder(product.user_id), images=images)
+    folder = photos.product_folder(product.user_id)
+    new = await photos.store(session, storage, folder=folder, images=images)
+    urls = new.urls
     if urls:
         # Locks the row (PostgreSQL) so two concurrent replacements each see the other's file.
         await session.refresh(product, with_for_update=True)
@@ -149,9 +151,7 @@ async def update_product(
         _set_photo(product, slot, url)
     if urls:
         product.updated_at = utcnow()
-    await photos.commit_or_release(
-        session, storage, user_id=product.user_id, new_urls=urls.values()
-    )
+    await photos.commit_or_release(session, storage, user_id=product.user_id, new=new)
     await photos.release(session, storage, user_id=product.user_id, urls=replaced)
     return product
 

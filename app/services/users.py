@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.slugs import base_slug_for, first_free_slug
-from app.images.codec import EncodedImage
+from app.images.encode import EncodedPhoto
 from app.models import StoreAlias, User, UserSession
 from app.models.base import utcnow
 from app.schemas.user import RegisterRequest, UserProfile
@@ -129,16 +129,18 @@ async def change_password(
 
 
 async def set_banner(
-    session: AsyncSession, storage: Storage, *, user: User, image: EncodedImage
+    session: AsyncSession, storage: Storage, *, user: User, image: EncodedPhoto
 ) -> str:
     """Store the new banner, point the store at it, then remove the one it replaces."""
-    urls = await photos.store(storage, folder=photos.banner_folder(user.id), images={0: image})
+    new = await photos.store(
+        session, storage, folder=photos.banner_folder(user.id), images={0: image}
+    )
     previous = user.banner_url
-    user.banner_url = urls[0]
+    user.banner_url = new.urls[0]
     user.updated_at = utcnow()
-    await photos.commit_or_release(session, storage, user_id=user.id, new_urls=urls.values())
+    await photos.commit_or_release(session, storage, user_id=user.id, new=new)
     await photos.release(session, storage, user_id=user.id, urls=[previous])
-    return urls[0]
+    return new.urls[0]
 
 
 async def remove_banner(session: AsyncSession, storage: Storage, *, user: User) -> bool:

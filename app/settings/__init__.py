@@ -14,6 +14,7 @@ from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
 from app.settings.delivery import DeliverySettings
 from app.settings.feedback import FeedbackSettings
+from app.settings.images import ImageSettings
 from app.settings.limits import LimitSettings
 from app.settings.observability import ObservabilitySettings
 from app.settings.server import ServerSettings
@@ -37,6 +38,7 @@ class Settings(
     AuthSettings,
     ObservabilitySettings,
     StorageSettings,
+    ImageSettings,
     LimitSettings,
     StoreSettings,
     DeliverySettings,

@@ -1,4 +1,4 @@
-"""Photo settings: where files are kept and what an upload may be."""
+"""Photo settings: where files are kept and how large an upload may be."""
 
 from pathlib import Path
 from typing import Literal, Self
@@ -23,9 +23,6 @@ class StorageSettings(EnvironmentSettings):
     S3_SECRET_ACCESS_KEY: SecretStr | None = None
     PHOTO_MAX_BYTES: int = Field(default=10 * MIB, ge=1024)
     BANNER_MAX_BYTES: int = Field(default=5 * MIB, ge=1024)
-    IMAGE_MAX_PIXELS: int = Field(default=50_000_000, ge=1)
-    IMAGE_MAX_SIDE: int = Field(default=1600, ge=16, le=16_383)
-    IMAGE_WEBP_QUALITY: int = Field(default=82, ge=1, le=100)
 
     @field_validator("S3_PUBLIC_BASE_URL", "S3_ENDPOINT_URL")
     @classmethod

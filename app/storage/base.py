@@ -42,6 +42,10 @@ class Storage(ABC):
     async def _put(self, key: str, data: bytes, content_type: str) -> None: ...
 
     @abstractmethod
+    async def load(self, key: str) -> bytes | None:
+        """The stored bytes; None when nothing is stored under the key."""
+
+    @abstractmethod
     async def delete(self, keys: Sequence[str]) -> None:
         """Remove the keys; a key that is already gone is not an error."""
 

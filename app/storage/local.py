@@ -35,6 +35,16 @@ class LocalStorage(Storage):
         finally:
             partial.unlink(missing_ok=True)
 
+    async def load(self, key: str) -> bytes | None:
+        return await anyio.to_thread.run_sync(self._read, self.path_for(key))
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
     async def delete(self, keys: Sequence[str]) -> None:
         paths = [self.path_for(key) for key in keys]
         await anyio.to_thread.run_sync(self._unlink, paths)

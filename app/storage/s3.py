@@ -59,6 +59,19 @@ class S3Storage(Storage):
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
 
+    async def load(self, key: str) -> bytes | None:
+        try:
+            return await anyio.to_thread.run_sync(self._get, key)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"S3 download failed: {type(exc).__name__}") from exc
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            found = self.client.get_object(Bucket=self.bucket, Key=key)
+        except self.client.exceptions.NoSuchKey:
+            return None
+        return found["Body"].read()
+
     async def delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), DELETE_BATCH):
             batch: list[ObjectIdentifierTypeDef] = [

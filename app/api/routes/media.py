@@ -9,7 +9,7 @@ from starlette.types import Scope
 
 from app.storage import IMMUTABLE_CACHE, LocalStorage
 
-CONTENT_TYPES = {".webp": "image/webp"}
+CONTENT_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg"}
 
 
 class MediaFiles(StaticFiles):
@@ -24,7 +24,8 @@ class MediaFiles(StaticFiles):
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         suffix = os.path.splitext(full_path)[1].lower()
-        # Only re-encoded WebP is ever stored; anything else is served as opaque bytes.
+        # Only re-encoded WebP (and JPEG link previews) is ever stored; anything else is served
+        # as opaque bytes.
         response.headers["Content-Type"] = CONTENT_TYPES.get(suffix, "application/octet-stream")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = IMMUTABLE_CACHE
