@@ -1,5 +1,6 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
+from app.models.account_token import AccountToken
 from app.models.base import Base
 from app.models.product import Product
 from app.models.rate_limit import RateLimitCounter
@@ -8,6 +9,7 @@ from app.models.store_alias import StoreAlias
 from app.models.user import User
 
 __all__ = [
+    "AccountToken",
     "Base",
     "Product",
     "RateLimitCounter",

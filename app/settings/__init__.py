@@ -9,10 +9,12 @@ from typing import Self
 
 from pydantic import ValidationError, model_validator
 
+from app.settings.accounts import AccountSettings
 from app.settings.auth import MIN_SECRET_BYTES, AuthSettings
 from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
 from app.settings.limits import LimitSettings
+from app.settings.mail import MailSettings
 from app.settings.observability import ObservabilitySettings
 from app.settings.server import ServerSettings
 from app.settings.storage import StorageSettings
@@ -37,6 +39,8 @@ class Settings(
     StorageSettings,
     LimitSettings,
     StoreSettings,
+    MailSettings,
+    AccountSettings,
 ):
     """Every setting; each concern's fields and rules live in its own mixin."""
 
