@@ -35,6 +35,30 @@ def account_page(
     )
 
 
+def message_page(
+    request: Request,
+    *,
+    title: str,
+    message: str,
+    status_code: int = 200,
+    link_url: str | None = None,
+    link_text: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A short page saying what happened (an error from status 400 on), with one link on."""
+    return account_page(
+        request,
+        "message.html",
+        status_code=status_code,
+        headers=headers,
+        title=title,
+        message=message,
+        error=status_code >= 400,
+        link_url=link_url,
+        link_text=link_text,
+    )
+
+
 def safe_next(value: object) -> str:
     """Where to go after logging in: a path of this area, never another site or page."""
     if not isinstance(value, str) or not value:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import HTMLResponse
 
-from app.api.account_area import LOGIN, account_page, safe_next, see_other
+from app.api.account_area import HOME, LOGIN, account_page, message_page, safe_next, see_other
 from app.api.authentication import PageVendor, check_form_origin
 from app.api.cookies import clear_auth_cookie, set_auth_cookie
 from app.api.deps import (
@@ -150,11 +150,10 @@ async def resend_verification(
     check_form_origin(request, settings)
     await guard_verification_resend(limiter, settings, user_id=vendor.id)
     sent = await recovery.resend_verification(session, composer, settings, user=vendor)
-    return account_page(
+    return message_page(
         request,
-        "message.html",
         title="Verification email",
         message=VERIFICATION_SENT if sent else ALREADY_VERIFIED,
-        link_url="/account/",
+        link_url=HOME,
         link_text="Back to your account",
     )

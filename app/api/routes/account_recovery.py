@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import HTMLResponse
 
-from app.api.account_area import account_page
+from app.api.account_area import account_page, message_page
 from app.api.authentication import check_form_origin
 from app.api.deps import ComposerDep, EventsDep, HasherDep, LimiterDep, SessionDep, SettingsDep
 from app.api.forms import read_fields
@@ -42,29 +42,6 @@ ENTER_EMAIL = "Enter the email address of your account."
 def _text(fields: dict[str, object], name: str, max_length: int) -> str:
     value = fields.get(name)
     return value[:max_length] if isinstance(value, str) else ""
-
-
-def message_page(
-    request: Request,
-    *,
-    title: str,
-    message: str,
-    status_code: int = 200,
-    link_url: str | None = None,
-    link_text: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> HTMLResponse:
-    return account_page(
-        request,
-        "message.html",
-        status_code=status_code,
-        headers=headers,
-        title=title,
-        message=message,
-        error=status_code >= 400,
-        link_url=link_url,
-        link_text=link_text,
-    )
 
 
 def link_problem(request: Request, detail: str, *, status_code: int = 400) -> HTMLResponse:
