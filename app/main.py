@@ -16,6 +16,9 @@ from starlette.types import ASGIApp
 from app.api.router import include_routes
 from app.db.engine import create_engine
 from app.db.session import create_session_factory
+from app.delivery.outbox import wake_on_commit
+from app.delivery.registry import build_deliverers
+from app.delivery.worker import DeliveryPolicy, DeliveryWorker
 from app.fastpath.reads import Reader
 from app.http.errors import install_error_handlers
 from app.http.stack import middleware, wrap
@@ -59,10 +62,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The app's ~150,000 long-lived objects (routes, models, SQLAlchemy's and pydantic's
     # machinery) made every full garbage collection a 75-100 ms pause for the requests in
     # flight, the whole of the storefront's p99; frozen, collections skip them.
+    delivery: DeliveryWorker | None = app.state.delivery_worker
+    if delivery is not None:
+        delivery.start()
     gc.collect()
     gc.freeze()
     yield
     gc.unfreeze()
+    # The server has finished the in-flight requests; the deliveries under way finish next
+    # (a try is bounded by DELIVERY_TIMEOUT_SECONDS), while the database is still there.
+    if delivery is not None:
+        await delivery.stop()
     await app.state.storage.close()
     app.state.hasher.close()
     # The server has finished the in-flight requests; their Sentry events must leave before the
@@ -93,7 +103,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = create_session_factory(engine)
+    # Delivery runs in this process unless a separate `python -m app.worker` does it.
+    delivery = (
+        DeliveryWorker(engine, build_deliverers(settings), DeliveryPolicy.from_settings(settings))
+        if settings.DELIVERY_WORKER_IN_PROCESS
+        else None
+    )
+    app.state.delivery_worker = delivery
+    app.state.session_factory = create_session_factory(
+        engine, info=wake_on_commit(delivery.wake) if delivery else None
+    )
     app.state.reader = Reader(
         engine,
         capacity=settings.DB_POOL_SIZE + settings.DB_MAX_OVERFLOW,

@@ -96,9 +96,26 @@ class Mailbox:
                 raise TimeoutError(f"{len(found)} of {count} messages arrived in {within}s")
             await asyncio.sleep(0.05)
 
-    async def last_link(self, to: str, count: int) -> str:
-        """The link in the `count`-th message to `to`."""
-        return (await self.wait_for(to, count))[-1].link()
+    def links(self, to: str, page: str) -> list[str]:
+        """The links to `/account/<page>` received by `to`, in the order they arrived."""
+        found = []
+        for message in self.messages(to):
+            links = LINK.findall(message.text)
+            found += [link for link in links if f"/account/{page}?" in link]
+        return found
+
+    async def link(self, to: str, page: str, count: int = 1, within: float = 60.0) -> str:
+        """The `count`-th link to `/account/<page>` that `to` received, once it has arrived.
+        (Messages sent in one batch may arrive in any order, so they are told apart by page.)"""
+        deadline = time.monotonic() + within
+        while True:
+            found = self.links(to, page)
+            if len(found) >= count:
+                message_links = [m for m in self.messages(to) if found[count - 1] in m.text]
+                return message_links[0].link()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} of {count} {page} links arrived in {within}s")
+            await asyncio.sleep(0.05)
 
 
 class SmtpServer:

@@ -2,18 +2,12 @@
 
 from fastapi import FastAPI
 
-from app.delivery import outbox
-from app.delivery.registry import build_deliverers
+from app.delivery.worker import DeliveryWorker
 
 
 async def deliver_queued(app: FastAPI) -> None:
-    """STUB until the delivery worker lands: deliver what was queued, once."""
-    deliverers = build_deliverers(app.state.settings)
-    while outbox.PENDING:
-        kind, payload, _ = outbox.PENDING.pop(0)
-        await deliverers[kind].deliver(payload)
-
-
-def forget_queued() -> None:
-    """STUB: jobs of earlier tests' apps."""
-    outbox.PENDING.clear()
+    """What the in-process worker does when woken (ASGI tests run no lifespan): send the due
+    emails until none is left."""
+    worker: DeliveryWorker = app.state.delivery_worker
+    while await worker.run_once():
+        pass

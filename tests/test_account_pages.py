@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.main import create_app
 from tests.conftest import PASSWORD, client_for, make_settings, register
 from tests.mail_server import SmtpServer, running_smtp
-from tests.recovery_helpers import deliver_queued, forget_queued
+from tests.recovery_helpers import deliver_queued
 
 OWN = {"Origin": "http://testserver"}
 EVIL = {"Origin": "https://evil.example"}
@@ -28,7 +28,6 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 async def area(database_url: str, engine: AsyncEngine, smtp: SmtpServer) -> AsyncIterator[FastAPI]:
-    forget_queued()
     settings = make_settings(database_url, **smtp.settings(), PUBLIC_BASE_URL="http://testserver")
     application = create_app(settings)
     yield application
@@ -179,7 +178,7 @@ async def test_reset_through_the_pages(
         sent.headers["x-request-id"], ""
     )
     await deliver_queued(area)
-    link = urlsplit(await smtp.mailbox.last_link("ada@example.com", 2))
+    link = urlsplit(await smtp.mailbox.link("ada@example.com", "reset-password"))
     token = parse_qs(link.query)["token"][0]
 
     form = await browser.get(f"{link.path}?{link.query}")
@@ -234,11 +233,13 @@ async def test_resend_from_the_home_page(
     area: FastAPI, browser: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
     await register(browser, "ada@example.com")
+    await deliver_queued(area)
+    await smtp.mailbox.link("ada@example.com", "verify-email")
     await log_in(browser)
     sent = await browser.post("/account/verify-email/resend", headers=OWN)
     assert "A new verification link is on its way." in assert_page(sent)
     await deliver_queued(area)
-    link = urlsplit(await smtp.mailbox.last_link("ada@example.com", 2))
+    link = urlsplit(await smtp.mailbox.link("ada@example.com", "verify-email", 2))
     assert "Email confirmed" in assert_page(await browser.get(f"{link.path}?{link.query}"))
     home = assert_page(await browser.get("/account/"))
     assert "confirmed" in home and "/account/verify-email/resend" not in home

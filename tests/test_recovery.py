@@ -17,12 +17,12 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
-from app.models import AccountToken
+from app.models import AccountToken, DeliveryJob
 from app.models.base import utcnow
 from app.services.maintenance import purge_stale_rows
 from tests.conftest import PASSWORD, bearer, client_for, login, make_settings, register
 from tests.mail_server import SmtpServer, running_smtp
-from tests.recovery_helpers import deliver_queued, forget_queued
+from tests.recovery_helpers import deliver_queued
 
 NEW_PASSWORD = "brand-new-password-7"
 RESET_ACCEPTED = {"detail": "If that email has an account, a reset link is on its way."}
@@ -52,9 +52,9 @@ class Recovery:
         self.smtp = smtp
         self.client = client_for(app)
 
-    async def link(self, to: str, count: int = 1) -> str:
+    async def link(self, to: str, page: str, count: int = 1) -> str:
         await deliver_queued(self.app)
-        return await self.smtp.mailbox.last_link(to, count)
+        return await self.smtp.mailbox.link(to, page, count)
 
     async def reset(self, email: str) -> httpx.Response:
         return await self.client.post("/api/auth/password-reset", json={"email": email})
@@ -87,7 +87,6 @@ async def recovery_app(
     database_url: str, engine: AsyncEngine, smtp: SmtpServer
 ) -> AsyncIterator[Any]:
     made: list[Recovery] = []
-    forget_queued()
 
     def build(**overrides: Any) -> Recovery:
         values = {
@@ -118,7 +117,7 @@ async def test_sign_up_is_unchanged_and_sends_a_verification_link(rec: Recovery)
     me = await rec.me(token)
     assert (me["email_verified"], me["pending_email"]) == (False, None)
 
-    link = await rec.link("ada@example.com")
+    link = await rec.link("ada@example.com", "verify-email")
     assert link.startswith("https://api.quickvendor.test/account/verify-email?token=")
     [mail] = rec.smtp.mailbox.messages("ada@example.com")
     assert mail.subject == "Confirm your email address for QuickVendor"
@@ -134,7 +133,7 @@ async def test_sign_up_is_unchanged_and_sends_a_verification_link(rec: Recovery)
 
 async def test_opening_the_verification_link_confirms_the_address(rec: Recovery) -> None:
     await register(rec.client, "ada@example.com")
-    path = urlsplit(await rec.link("ada@example.com"))
+    path = urlsplit(await rec.link("ada@example.com", "verify-email"))
     page = await rec.client.get(f"{path.path}?{path.query}")
     assert page.status_code == 200
     assert "Email confirmed" in page.text
@@ -149,9 +148,9 @@ async def test_password_reset_journey(rec: Recovery) -> None:
     old_session = await login(rec.client, "ada@example.com")
     response = await rec.reset("ADA@example.com ")
     assert (response.status_code, response.json()) == (202, RESET_ACCEPTED)
-    link = await rec.link("ada@example.com", count=2)  # after the verification email
+    link = await rec.link("ada@example.com", "reset-password")
     assert link.startswith("https://api.quickvendor.test/account/reset-password?token=")
-    [_, mail] = rec.smtp.mailbox.messages("ada@example.com")
+    [mail] = [m for m in rec.smtp.mailbox.messages("ada@example.com") if link in m.text]
     assert mail.subject == "Reset your QuickVendor password"
     assert "30 minutes" in mail.text
 
@@ -173,9 +172,9 @@ async def test_password_reset_journey(rec: Recovery) -> None:
 async def test_a_newer_link_replaces_the_older(rec: Recovery) -> None:
     await register(rec.client, "ada@example.com")
     await rec.reset("ada@example.com")
-    first = token_of(await rec.link("ada@example.com", count=2))
+    first = token_of(await rec.link("ada@example.com", "reset-password"))
     await rec.reset("ada@example.com")
-    second = token_of(await rec.link("ada@example.com", count=3))
+    second = token_of(await rec.link("ada@example.com", "reset-password", 2))
     refused = await rec.confirm(first)
     assert refused.status_code == 400 and "not valid" in refused.json()["detail"]
     assert (await rec.confirm(second)).status_code == 200
@@ -184,7 +183,7 @@ async def test_a_newer_link_replaces_the_older(rec: Recovery) -> None:
 async def test_an_expired_link_changes_nothing(rec: Recovery, engine: AsyncEngine) -> None:
     await register(rec.client, "ada@example.com")
     await rec.reset("ada@example.com")
-    token = token_of(await rec.link("ada@example.com", count=2))
+    token = token_of(await rec.link("ada@example.com", "reset-password"))
     async with engine.begin() as conn:
         await conn.execute(
             update(AccountToken)
@@ -200,7 +199,7 @@ async def test_a_password_change_kills_the_links(rec: Recovery) -> None:
     await register(rec.client, "ada@example.com")
     session = await login(rec.client, "ada@example.com")
     await rec.reset("ada@example.com")
-    reset_token = token_of(await rec.link("ada@example.com", count=2))
+    reset_token = token_of(await rec.link("ada@example.com", "reset-password"))
     changed = await rec.client.post(
         "/api/users/me/password",
         json={"current_password": PASSWORD, "new_password": "changed-by-hand-1"},
@@ -214,7 +213,7 @@ async def test_a_password_change_kills_the_links(rec: Recovery) -> None:
 async def test_bad_tokens_and_passwords(rec: Recovery) -> None:
     await register(rec.client, "ada@example.com")
     await rec.reset("ada@example.com")
-    token = token_of(await rec.link("ada@example.com", count=2))
+    token = token_of(await rec.link("ada@example.com", "reset-password"))
     assert len(token) >= 43  # 256 random bits, URL-safe
     unknown = await rec.confirm("A" * 43)
     assert unknown.status_code == 400 and "not valid" in unknown.json()["detail"]
@@ -228,7 +227,7 @@ async def test_bad_tokens_and_passwords(rec: Recovery) -> None:
 
 async def test_tokens_are_stored_only_as_hashes(rec: Recovery, engine: AsyncEngine) -> None:
     await register(rec.client, "ada@example.com")
-    token = token_of(await rec.link("ada@example.com"))
+    token = token_of(await rec.link("ada@example.com", "verify-email"))
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT * FROM account_tokens"))).mappings().all()
     assert [row["token_hash"] for row in rows] == [hashlib.sha256(token.encode()).hexdigest()]
@@ -310,7 +309,9 @@ async def test_the_owner_of_an_address_takes_over_an_unverified_account(rec: Rec
     assert duplicate.status_code == 409
 
     await rec.reset("owner@example.com")
-    assert (await rec.confirm(token_of(await rec.link("owner@example.com", 2)))).status_code == 200
+    assert (
+        await rec.confirm(token_of(await rec.link("owner@example.com", "reset-password")))
+    ).status_code == 200
     assert (
         await rec.client.get("/api/users/me", headers=bearer(squatter_session))
     ).status_code == 401
@@ -326,7 +327,7 @@ async def test_the_owner_of_an_address_takes_over_an_unverified_account(rec: Rec
 
 async def test_a_verified_address_cannot_be_claimed(rec: Recovery) -> None:
     await register(rec.client, "ada@example.com")
-    link = await rec.link("ada@example.com")
+    link = await rec.link("ada@example.com", "verify-email")
     await rec.client.post("/api/auth/verify-email", json={"token": token_of(link)})
     await register(rec.client, "bob@example.com")
     bob = await login(rec.client, "bob@example.com")
@@ -362,9 +363,11 @@ async def test_email_change_journey(rec: Recovery) -> None:
     me = await rec.me(session)
     assert (me["email"], me["pending_email"]) == ("ada@example.com", "ada.new@example.com")
 
-    link = await rec.link("ada.new@example.com")
+    link = await rec.link("ada.new@example.com", "confirm-email")
     assert "/account/confirm-email?token=" in link
-    [_, notice] = rec.smtp.mailbox.messages("ada@example.com")  # after the verification email
+    [notice] = [
+        m for m in await rec.smtp.mailbox.wait_for("ada@example.com", 2) if "changed" in m.subject
+    ]
     assert notice.subject == "Your QuickVendor email address is being changed"
     assert "/account/forgot-password" in notice.text and "token=" not in notice.text
     path = urlsplit(link)
@@ -405,13 +408,13 @@ async def test_resending_the_verification_link(recovery_app: Any) -> None:
     rec = recovery_app(RATE_LIMIT_ENABLED=True, EMAIL_VERIFICATION_RATE_LIMIT_PER_ACCOUNT=2)
     await register(rec.client, "ada@example.com")
     session = await login(rec.client, "ada@example.com")
-    first = token_of(await rec.link("ada@example.com"))
+    first = token_of(await rec.link("ada@example.com", "verify-email"))
     resent = await rec.client.post("/api/auth/verify-email/resend", headers=bearer(session))
     assert (resent.status_code, resent.json()) == (
         202,
         {"detail": "A new verification link is on its way."},
     )
-    second = token_of(await rec.link("ada@example.com", 2))
+    second = token_of(await rec.link("ada@example.com", "verify-email", 2))
     assert (
         await rec.client.post("/api/auth/verify-email", json={"token": first})
     ).status_code == 400
@@ -429,16 +432,51 @@ async def test_resending_the_verification_link(recovery_app: Any) -> None:
     assert (await rec.client.post("/api/auth/verify-email/resend")).status_code == 401
 
 
-async def test_deleting_the_account_removes_its_links(rec: Recovery, engine: AsyncEngine) -> None:
+async def test_deleting_the_account_removes_its_links_and_mail(
+    rec: Recovery, engine: AsyncEngine
+) -> None:
     await register(rec.client, "ada@example.com")
     session = await login(rec.client, "ada@example.com")
     await rec.reset("ada@example.com")
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM delivery_jobs")) == 2
     deleted = await rec.client.request(
         "DELETE", "/api/users/me", json={"password": PASSWORD}, headers=bearer(session)
     )
     assert deleted.status_code == 204
     async with engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM account_tokens")) == 0
+        assert await conn.scalar(text("SELECT count(*) FROM delivery_jobs")) == 0
+    await deliver_queued(rec.app)
+    assert rec.smtp.mailbox.messages() == []
+
+
+async def test_a_sent_email_leaves_no_token_behind(rec: Recovery, engine: AsyncEngine) -> None:
+    await register(rec.client, "ada@example.com")
+    token = token_of(await rec.link("ada@example.com", "verify-email"))
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM delivery_jobs"))).mappings().all()
+    assert [(row["kind"], row["status"], row["payload"]) for row in rows] == [
+        ("email", "delivered", None)
+    ]
+    assert token not in repr(rows)
+
+
+async def test_an_email_not_sent_before_its_link_expires_is_dropped(
+    rec: Recovery, engine: AsyncEngine
+) -> None:
+    rec.smtp.down()
+    await register(rec.client, "ada@example.com")
+    await deliver_queued(rec.app)  # the server is down: the email waits for its next try
+    async with engine.begin() as conn:
+        past = utcnow() - timedelta(seconds=1)
+        await conn.execute(update(DeliveryJob).values(expires_at=past, run_after=past))
+    rec.smtp.up()
+    await deliver_queued(rec.app)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT status, payload FROM delivery_jobs"))).all()
+    assert [(status, payload) for status, payload in rows] == [("expired", None)]
+    assert rec.smtp.mailbox.messages() == []
 
 
 async def test_maintenance_purges_expired_links(rec: Recovery, engine: AsyncEngine) -> None:

@@ -1,7 +1,7 @@
 """account tokens and verified emails
 
 Revision ID: 0008_account_tokens
-Revises: 0006_rate_limits
+Revises: 0007_feedback
 Create Date: 2026-12-04 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from app.models.types import UTCDateTime
 
 revision: str = "0008_account_tokens"
-down_revision: str | Sequence[str] | None = "0006_rate_limits"
+down_revision: str | Sequence[str] | None = "0007_feedback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,5 @@
-"""Who may try how often: login, registration, click counting and the account emails.
+"""Who may try how often: login, registration, click counting, feedback and the account
+emails.
 
 Login counts every attempt per address, and attempts per (normalised email, address) until one
 succeeds. The second is keyed on the submitted email whether or not an account exists, so a 429
@@ -20,6 +21,7 @@ TOO_MANY_RESETS = "Too many password reset requests, please retry later"
 TOO_MANY_LINKS = "Too many attempts with emailed links, please retry later"
 TOO_MANY_VERIFICATIONS = "Too many verification emails asked for, please retry later"
 TOO_MANY_EMAIL_CHANGES = "Too many email change attempts, please retry later"
+TOO_MANY_REPORTS = "Too many feedback reports from this network, please retry later"
 
 
 def client_ip(request: Request) -> str:
@@ -130,3 +132,11 @@ async def guard_email_change(
     _refuse_if_over(
         per_account, settings.EMAIL_CHANGE_RATE_LIMIT_PER_ACCOUNT, TOO_MANY_EMAIL_CHANGES
     )
+
+
+async def limit_feedback(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
+    """Count a feedback report from this address; 429 past FEEDBACK_RATE_LIMIT per window."""
+    hit = await limiter.hit(
+        "feedback-ip", client_ip(request), window=settings.FEEDBACK_RATE_LIMIT_WINDOW_SECONDS
+    )
+    _refuse_if_over(hit, settings.FEEDBACK_RATE_LIMIT, TOO_MANY_REPORTS)

@@ -2,6 +2,8 @@
 
 from app.models.account_token import AccountToken
 from app.models.base import Base
+from app.models.delivery import DeliveryJob, JobStatus
+from app.models.feedback import Feedback
 from app.models.product import Product
 from app.models.rate_limit import RateLimitCounter
 from app.models.session import UserSession
@@ -11,6 +13,9 @@ from app.models.user import User
 __all__ = [
     "AccountToken",
     "Base",
+    "DeliveryJob",
+    "Feedback",
+    "JobStatus",
     "Product",
     "RateLimitCounter",
     "StoreAlias",

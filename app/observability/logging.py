@@ -117,3 +117,5 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.LOG_LEVEL.upper())
     # uvicorn's own access log would duplicate ours, without the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's full URL at INFO; a Slack webhook's URL is its credential.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery.outbox import enqueue
+from app.delivery.registry import EMAIL_KIND
 from app.mail.compose import EmailComposer, EmailTemplate
 from app.mail.message import OutgoingEmail
 from app.models import User, UserSession
@@ -29,8 +30,6 @@ from app.services.errors import (
 )
 from app.settings import Settings
 
-EMAIL_JOB = "email"
-
 
 def account_link(settings: Settings, page: str, token: str | None = None) -> str:
     query = f"?{urlencode({'token': token})}" if token is not None else ""
@@ -43,7 +42,7 @@ async def _queue(
     # The job lives no longer than its link: an email that could not go out in time is dropped.
     await enqueue(
         session,
-        kind=EMAIL_JOB,
+        kind=EMAIL_KIND,
         payload=email.payload(),
         vendor_id=user.id,
         expires_at=link.expires_at,

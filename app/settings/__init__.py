@@ -13,6 +13,8 @@ from app.settings.accounts import AccountSettings
 from app.settings.auth import MIN_SECRET_BYTES, AuthSettings
 from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
+from app.settings.delivery import DeliverySettings
+from app.settings.feedback import FeedbackSettings
 from app.settings.limits import LimitSettings
 from app.settings.mail import MailSettings
 from app.settings.observability import ObservabilitySettings
@@ -41,6 +43,8 @@ class Settings(
     StoreSettings,
     MailSettings,
     AccountSettings,
+    DeliverySettings,
+    FeedbackSettings,
 ):
     """Every setting; each concern's fields and rules live in its own mixin."""
 
