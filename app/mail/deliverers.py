@@ -112,9 +112,9 @@ def build_email_deliverer(
         return SmtpDeliverer(settings)
     if settings.ENVIRONMENT == "development":
         return FileDeliverer(settings)
-    # Once per process, at startup (an error, so it reaches Sentry too); requests still answer
-    # as usual and each email job fails with this reason.
-    logger.error(
+    # Once per process, at startup; requests still answer as usual, and each email job fails
+    # with this reason (the worker reports a job it gives up on to Sentry).
+    logger.warning(
         "SMTP_HOST is not set: password reset and verification emails cannot be sent "
         "(set SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, EMAIL_FROM)"
     )

@@ -1,7 +1,6 @@
 """The pages the account emails link to, and the forgotten-password form: plain HTML forms that
 work without JavaScript, on the same services as the JSON calls of recovery.py."""
 
-from time import perf_counter
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -12,9 +11,7 @@ from app.api.authentication import check_form_origin
 from app.api.deps import ComposerDep, EventsDep, HasherDep, LimiterDep, SessionDep, SettingsDep
 from app.api.forms import read_fields
 from app.api.limits import (
-    answer_no_sooner,
     guard_account_token,
-    guard_password_reset,
     normalised_email,
 )
 from app.api.routes.recovery import (
@@ -23,6 +20,7 @@ from app.api.routes.recovery import (
     EMAIL_VERIFIED,
     PASSWORD_RESET_DONE,
     RESET_ACCEPTED,
+    send_reset_link,
 )
 from app.observability.events import BusinessEvent
 from app.schemas.user import PASSWORD_MAX, PASSWORD_MIN
@@ -42,6 +40,17 @@ ENTER_EMAIL = "Enter the email address of your account."
 def _text(fields: dict[str, object], name: str, max_length: int) -> str:
     value = fields.get(name)
     return value[:max_length] if isinstance(value, str) else ""
+
+
+def link_done(request: Request, *, title: str, message: str) -> HTMLResponse:
+    return message_page(
+        request,
+        title=title,
+        message=message,
+        link_url="/account/",
+        link_text="Go to your account",
+        headers=TOKEN_PAGE_HEADERS,
+    )
 
 
 def link_problem(request: Request, detail: str, *, status_code: int = 400) -> HTMLResponse:
@@ -72,7 +81,6 @@ async def forgot_password(
     events: EventsDep,
 ) -> HTMLResponse:
     """Email a reset link if the address has an account; the page is the same either way."""
-    started = perf_counter()
     check_form_origin(request, settings)
     fields, _ = await read_fields(request)
     email = normalised_email(_text(fields, "email", 320))
@@ -81,8 +89,8 @@ async def forgot_password(
             request, "forgot_password.html", status_code=400, email="", error=ENTER_EMAIL
         )
     try:
-        await guard_password_reset(request, limiter, settings, email=email)
-    except HTTPException as exc:
+        await send_reset_link(request, session, settings, limiter, composer, events, email=email)
+    except HTTPException as exc:  # the limits' 429
         return account_page(
             request,
             "forgot_password.html",
@@ -91,11 +99,6 @@ async def forgot_password(
             email=email,
             error=str(exc.detail),
         )
-    await recovery.request_password_reset(session, composer, settings, email=email)
-    events.record(
-        BusinessEvent.PASSWORD_RESET_REQUESTED, email_hash=events.email_fingerprint(email)
-    )
-    await answer_no_sooner(started, settings.PASSWORD_RESET_RESPONSE_SECONDS)
     return message_page(request, title="Check your email", message=RESET_ACCEPTED)
 
 
@@ -185,14 +188,7 @@ async def verify_email_page(
     except AccountTokenError as exc:
         return link_problem(request, exc.detail)
     events.record(BusinessEvent.EMAIL_VERIFIED, user_id=user_id)
-    return message_page(
-        request,
-        title="Email confirmed",
-        message=EMAIL_VERIFIED,
-        link_url="/account/",
-        link_text="Go to your account",
-        headers=TOKEN_PAGE_HEADERS,
-    )
+    return link_done(request, title="Email confirmed", message=EMAIL_VERIFIED)
 
 
 @router.get("/confirm-email", response_class=HTMLResponse)
@@ -213,11 +209,4 @@ async def confirm_email_page(
     except EmailTakenError:
         return link_problem(request, f"{EMAIL_TAKEN}.", status_code=409)
     events.record(BusinessEvent.EMAIL_CHANGED, user_id=user_id)
-    return message_page(
-        request,
-        title="Email changed",
-        message=EMAIL_CHANGED,
-        link_url="/account/",
-        link_text="Go to your account",
-        headers=TOKEN_PAGE_HEADERS,
-    )
+    return link_done(request, title="Email changed", message=EMAIL_CHANGED)

@@ -7,6 +7,7 @@ same for a frontend of its own.
 from time import perf_counter
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.authentication import AuthDep, CurrentUser
 from app.api.deps import (
@@ -26,7 +27,9 @@ from app.api.limits import (
     normalised_email,
 )
 from app.api.responses import errors
-from app.observability.events import BusinessEvent
+from app.mail.compose import EmailComposer
+from app.observability.events import BusinessEvent, BusinessEvents
+from app.ratelimit.limiter import RateLimiter
 from app.schemas.auth import Detail, PasswordResetConfirm, PasswordResetRequest, TokenSubmission
 from app.schemas.user import EmailChange
 from app.services import recovery
@@ -36,6 +39,7 @@ from app.services.errors import (
     SameEmailError,
     WrongPasswordError,
 )
+from app.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["account recovery"])
 
@@ -49,6 +53,28 @@ EMAIL_CHANGED = "Your email address has been changed."
 EMAIL_TAKEN = "Email already registered"
 SAME_EMAIL = "That is already your email address"
 WRONG_PASSWORD = "Password is incorrect"
+
+
+async def send_reset_link(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    limiter: RateLimiter,
+    composer: EmailComposer,
+    events: BusinessEvents,
+    *,
+    email: str,
+) -> None:
+    """A reset request, from the JSON call or the form: limited per address and client (429),
+    answered the same and no sooner whether or not the address has an account."""
+    started = perf_counter()
+    await guard_password_reset(request, limiter, settings, email=email)
+    email = normalised_email(email)
+    await recovery.request_password_reset(session, composer, settings, email=email)
+    events.record(
+        BusinessEvent.PASSWORD_RESET_REQUESTED, email_hash=events.email_fingerprint(email)
+    )
+    await answer_no_sooner(started, settings.PASSWORD_RESET_RESPONSE_SECONDS)
 
 
 def bad_link(exc: AccountTokenError) -> HTTPException:
@@ -75,14 +101,7 @@ async def request_password_reset(
     events: EventsDep,
 ) -> Detail:
     """Email a reset link if the address has an account; the answer is the same either way."""
-    started = perf_counter()
-    await guard_password_reset(request, limiter, settings, email=data.email)
-    email = normalised_email(data.email)
-    await recovery.request_password_reset(session, composer, settings, email=email)
-    events.record(
-        BusinessEvent.PASSWORD_RESET_REQUESTED, email_hash=events.email_fingerprint(email)
-    )
-    await answer_no_sooner(started, settings.PASSWORD_RESET_RESPONSE_SECONDS)
+    await send_reset_link(request, session, settings, limiter, composer, events, email=data.email)
     return Detail(detail=RESET_ACCEPTED)
 
 
