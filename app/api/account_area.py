@@ -59,6 +59,12 @@ def message_page(
     )
 
 
+def form_text(fields: dict[str, object], name: str, max_length: int) -> str:
+    """A text field of a posted form, cut at `max_length` ("" when missing or a file)."""
+    value = fields.get(name)
+    return value[:max_length] if isinstance(value, str) else ""
+
+
 def safe_next(value: object) -> str:
     """Where to go after logging in: a path of this area, never another site or page."""
     if not isinstance(value, str) or not value:

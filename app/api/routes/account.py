@@ -12,7 +12,15 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import HTMLResponse
 
-from app.api.account_area import HOME, LOGIN, account_page, message_page, safe_next, see_other
+from app.api.account_area import (
+    HOME,
+    LOGIN,
+    account_page,
+    form_text,
+    message_page,
+    safe_next,
+    see_other,
+)
 from app.api.authentication import PageVendor, check_form_origin
 from app.api.cookies import clear_auth_cookie, set_auth_cookie
 from app.api.deps import (
@@ -37,11 +45,6 @@ router = APIRouter(prefix="/account", tags=["vendor area"], include_in_schema=Fa
 
 NextPath = Annotated[str | None, Query(alias="next", max_length=2048)]
 MISSING_CREDENTIALS = "Enter your email and password."
-
-
-def _text(fields: dict[str, object], name: str, max_length: int) -> str:
-    value = fields.get(name)
-    return value[:max_length] if isinstance(value, str) else ""
 
 
 def login_form(
@@ -83,8 +86,8 @@ async def login(
     """Log in from the form: the API login's rules, limits and cookie, then on to `next`."""
     check_form_origin(request, settings)
     fields, _ = await read_fields(request)
-    email = _text(fields, "email", 320).strip()
-    password = _text(fields, "password", 1024)
+    email = form_text(fields, "email", 320).strip()
+    password = form_text(fields, "password", 1024)
     target = safe_next(fields.get("next"))
     if not email or not password:
         return login_form(

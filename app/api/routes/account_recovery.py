@@ -6,14 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import HTMLResponse
 
-from app.api.account_area import account_page, message_page
+from app.api.account_area import account_page, form_text, message_page
 from app.api.authentication import check_form_origin
 from app.api.deps import ComposerDep, EventsDep, HasherDep, LimiterDep, SessionDep, SettingsDep
 from app.api.forms import read_fields
-from app.api.limits import (
-    guard_account_token,
-    normalised_email,
-)
+from app.api.limits import guard_account_token, normalised_email
 from app.api.routes.recovery import (
     EMAIL_CHANGED,
     EMAIL_TAKEN,
@@ -35,11 +32,6 @@ LinkToken = Annotated[str, Query(min_length=1, max_length=256)]
 PASSWORDS_DIFFER = "The two passwords are not the same."
 PASSWORD_LENGTH = f"Choose a password of {PASSWORD_MIN} to {PASSWORD_MAX} characters."
 ENTER_EMAIL = "Enter the email address of your account."
-
-
-def _text(fields: dict[str, object], name: str, max_length: int) -> str:
-    value = fields.get(name)
-    return value[:max_length] if isinstance(value, str) else ""
 
 
 def link_done(request: Request, *, title: str, message: str) -> HTMLResponse:
@@ -83,7 +75,7 @@ async def forgot_password(
     """Email a reset link if the address has an account; the page is the same either way."""
     check_form_origin(request, settings)
     fields, _ = await read_fields(request)
-    email = normalised_email(_text(fields, "email", 320))
+    email = normalised_email(form_text(fields, "email", 320))
     if not email:
         return account_page(
             request, "forgot_password.html", status_code=400, email="", error=ENTER_EMAIL
@@ -150,9 +142,9 @@ async def reset_password(
     """
     await guard_account_token(request, limiter, settings)
     fields, _ = await read_fields(request)
-    token = _text(fields, "token", 256)
-    password = _text(fields, "new_password", PASSWORD_MAX + 1)
-    confirm = _text(fields, "confirm_password", PASSWORD_MAX + 1)
+    token = form_text(fields, "token", 256)
+    password = form_text(fields, "new_password", PASSWORD_MAX + 1)
+    confirm = form_text(fields, "confirm_password", PASSWORD_MAX + 1)
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         return reset_form(request, token=token, error=PASSWORD_LENGTH, status_code=400)
     if password != confirm:
