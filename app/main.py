@@ -11,7 +11,7 @@ from functools import lru_cache, partial
 import anyio.to_thread
 import sentry_sdk
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.router import include_routes
 from app.db.engine import create_engine
@@ -20,7 +20,7 @@ from app.delivery.outbox import wake_on_commit
 from app.delivery.registry import build_deliverers
 from app.delivery.worker import DeliveryPolicy, DeliveryWorker
 from app.fastpath.reads import Reader
-from app.http.errors import install_error_handlers
+from app.http.errors import install_error_handlers, keep_connection_after_error
 from app.http.stack import middleware, wrap
 from app.mail.compose import EmailComposer
 from app.observability.events import BusinessEvents
@@ -40,12 +40,20 @@ SITE_NAME = "QuickVendor"
 class QuickVendorAPI(FastAPI):
     """FastAPI whose own layers sit outside Starlette's server-error handler.
 
-    So a 500 still carries the request id, the timing headers and the CORS headers.
+    So a 500 still carries the request id, the timing headers and the CORS headers. Outside
+    Sentry's wrapper (which patches Starlette.__call__), an error already answered and reported
+    stops, so the connection it was answered on stays usable.
     """
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
         return wrap(super().build_middleware_stack(), middleware(settings, self.routes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        await keep_connection_after_error(super().__call__, scope, receive, send)
 
 
 @asynccontextmanager
@@ -59,12 +67,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             interval=settings.MAINTENANCE_INTERVAL_SECONDS,
         )
     )
-    # The app's ~150,000 long-lived objects (routes, models, SQLAlchemy's and pydantic's
-    # machinery) made every full garbage collection a 75-100 ms pause for the requests in
-    # flight, the whole of the storefront's p99; frozen, collections skip them.
     delivery: DeliveryWorker | None = app.state.delivery_worker
     if delivery is not None:
         delivery.start()
+    # The app's ~150,000 long-lived objects (routes, models, SQLAlchemy's and pydantic's
+    # machinery) made every full garbage collection a 75-100 ms pause for the requests in
+    # flight, the whole of the storefront's p99; frozen, collections skip them.
     gc.collect()
     gc.freeze()
     yield

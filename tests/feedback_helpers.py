@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.observability.logging import RequestContextFilter
 from tests.conftest import FRONTEND
 
 THANK_YOU = {
@@ -68,12 +69,17 @@ def app_log_records() -> Iterator[list[logging.LogRecord]]:
             records.append(record)
 
     handler = Keep(level=logging.DEBUG)
+    # As the app's own handler sees them: with the request id (and redacted).
+    handler.addFilter(RequestContextFilter())
     root = logging.getLogger()
+    previous = root.level
     root.addHandler(handler)
+    root.setLevel(logging.INFO)
     try:
         yield records
     finally:
         root.removeHandler(handler)
+        root.setLevel(previous)
 
 
 def logged_text(records: list[logging.LogRecord]) -> str:

@@ -33,6 +33,8 @@ class Post:
 class SlackStub:
     port: int = 0
     hang_seconds: float = 5.0
+    # How long an "ok" takes to come back (a slow Slack).
+    ok_after_seconds: float = 0.0
     retry_after: str = "1"
     # Answers for the next posts, in order; once used up, every post gets `then`.
     script: list[str] = field(default_factory=list)
@@ -95,6 +97,7 @@ def _handler(stub: SlackStub) -> type[BaseHTTPRequestHandler]:
             if answer == OK:
                 # Recorded before the answer leaves, as Slack posts before it says "ok".
                 stub._record(text, answer)
+                time.sleep(stub.ok_after_seconds)
                 self._answer(200, b"ok")
                 return
             stub._record(text, answer)

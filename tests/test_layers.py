@@ -4,7 +4,7 @@
 - models use only models and domain; schemas only schemas and domain;
 - services never import the API; nothing below app.api imports app.api;
 - the plumbing (settings, db, http, observability, security, storage, ratelimit, images,
-  fastpath, mail, delivery) imports neither routes nor services;
+  fastpath, server, delivery, mail) imports neither routes nor services;
 - only the app factory and the command-line entry points read the process-wide settings.
 """
 
@@ -26,6 +26,7 @@ PLUMBING = (
     "images",
     "fastpath",
     "mail",
+    "server",
     "delivery",
 )
 SETTINGS_READERS = ("get_settings", "load_settings")

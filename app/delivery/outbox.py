@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.models import DeliveryJob, JobStatus
 from app.models.base import new_id, utcnow
-from app.models.delivery import DeliveryTracked
+from app.models.delivery import LAST_ERROR_MAX_CHARS, DeliveryTracked
 from app.observability.context import current_request_id
 
 # A session's `info` key: called after the session commits a job (the in-process worker's wake).
@@ -166,7 +166,14 @@ def delivered(job: ClaimedJob) -> Outcome:
     )
 
 
+def _short(reason: str) -> str:
+    """A deliverer's reason as the last_error columns hold it (a long one must not fail the write
+    that records the outcome)."""
+    return reason[:LAST_ERROR_MAX_CHARS]
+
+
 def retry_at(job: ClaimedJob, *, run_after: datetime, reason: str) -> Outcome:
+    reason = _short(reason)
     return Outcome(
         job={"run_after": run_after, "last_error": reason, "locked_until": None, "locked_by": None},
         tracked={"attempts": job.attempts, "last_error": reason},
@@ -175,6 +182,7 @@ def retry_at(job: ClaimedJob, *, run_after: datetime, reason: str) -> Outcome:
 
 def finished_unsent(job: ClaimedJob, *, status: JobStatus, reason: str) -> Outcome:
     """Given up or expired: the payload goes (a token in it must not outlive its use)."""
+    reason = _short(reason)
     return Outcome(
         job={
             "status": status,

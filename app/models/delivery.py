@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import Base, utcnow
 from app.models.types import UTCDateTime
 
+LAST_ERROR_MAX_CHARS = 200
+
 
 class JobStatus(StrEnum):
     PENDING = "pending"
@@ -56,7 +58,7 @@ class DeliveryJob(Base):
     locked_by: Mapped[str | None] = mapped_column(String(100))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why the last try failed ("HTTP 503", "ConnectError"): never message text.
-    last_error: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_CHARS))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -70,4 +72,4 @@ class DeliveryTracked:
     )
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
-    last_error: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_CHARS))

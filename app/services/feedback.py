@@ -62,7 +62,9 @@ async def _queue_for_slack(session: AsyncSession, report: Feedback) -> None:
         session,
         kind=FEEDBACK_KIND,
         payload={"text": slack_text(report)},
-        vendor_id=report.vendor_id,
+        # Not tied to the vendor: deleting the account unlinks the report, and it still reaches
+        # Slack.
+        vendor_id=None,
     )
     report.attempts = 0
     report.last_error = None
