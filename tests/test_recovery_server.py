@@ -67,14 +67,18 @@ def api(
 
 
 @pytest.fixture
-def screenshots(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+def screenshots(
+    tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Path]:
+    """A folder for the test's screenshots; its path is shown in the test output."""
     folder = tmp_path / "screenshots"
     folder.mkdir()
     yield folder
     logger.info("screenshots in %s", folder)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"\n{request.node.name}: screenshots in {folder}")
+        with capsys.disabled():
+            reporter.write_line(f"\n{request.node.name}: screenshots in {folder}")
 
 
 def assert_nothing_personal_logged(log: Path, *secrets: str) -> None:
