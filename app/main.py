@@ -23,6 +23,7 @@ from app.fastpath.reads import Reader
 from app.http.errors import install_error_handlers, keep_connection_after_error
 from app.http.stack import middleware, wrap
 from app.images.workers import ImageWorkers
+from app.mail.compose import EmailComposer
 from app.observability.events import BusinessEvents
 from app.observability.logging import configure_logging
 from app.observability.sentry import init_sentry
@@ -33,6 +34,8 @@ from app.services.maintenance import maintenance_loop
 from app.settings import Settings, get_settings, load_settings
 from app.storage import create_storage
 from app.web.pages import Pages
+
+SITE_NAME = "QuickVendor"
 
 
 class QuickVendorAPI(FastAPI):
@@ -132,7 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.rate_limiter = build_rate_limiter(settings, engine)
     app.state.events = BusinessEvents(settings)
-    app.state.pages = Pages(site_name="QuickVendor")
+    app.state.pages = Pages(site_name=SITE_NAME)
+    app.state.mail = EmailComposer(site_name=SITE_NAME, sender=settings.EMAIL_FROM)
     include_routes(app)
 
     @app.get("/", response_model=Message, tags=["root"])

@@ -27,6 +27,7 @@ from app.settings import Settings, normalise_database_url
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TABLES = (
+    "account_tokens",
     "feedback",
     "delivery_jobs",
     "store_aliases",

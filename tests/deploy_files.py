@@ -23,6 +23,10 @@ DASHBOARD_SAMPLES = {
     "S3_PUBLIC_BASE_URL": "https://photos.quickvendor.example.com",
     "S3_ACCESS_KEY_ID": "sample-key-id",
     "S3_SECRET_ACCESS_KEY": secrets.token_urlsafe(24),
+    "SMTP_HOST": "smtp.example.com",
+    "SMTP_USERNAME": "quickvendor",
+    "SMTP_PASSWORD": secrets.token_urlsafe(24),
+    "EMAIL_FROM": "QuickVendor <no-reply@quickvendor.example.com>",
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/sample",
 }
 

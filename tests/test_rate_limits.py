@@ -282,10 +282,10 @@ async def test_purge_removes_dead_sessions_and_closed_windows(
             ]
         )
         await session.commit()
-    sessions, counters = await purge_stale_rows(
+    purged = await purge_stale_rows(
         app.state.session_factory, app.state.rate_limiter, retention=timedelta(days=7)
     )
-    assert (sessions, counters) == (2, 1)
+    assert (purged.sessions, purged.counters) == (2, 1)
     async with engine.connect() as conn:
         left = (await conn.execute(text("SELECT id FROM sessions"))).scalars().all()
         keys = (await conn.execute(text("SELECT key FROM rate_limit_counters"))).scalars()

@@ -1,5 +1,6 @@
 """Who is calling: the one place that reads the presented token, applies the cookie's CSRF rule,
-checks the session and decides the 401 answers, for the ORM routes and the fast path alike."""
+checks the session and decides the 401 answers, for the ORM routes and the fast path alike; and,
+for the `/account/` pages, the vendor of the session cookie or a redirect to the login form."""
 
 from dataclasses import dataclass
 from typing import Annotated
@@ -150,3 +151,41 @@ async def get_current_user(auth: Annotated[Authenticated, Depends(get_authentica
 
 AuthDep = Annotated[Authenticated, Depends(get_authenticated)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+class LoginRequired(Exception):  # noqa: N818 - named so by the account area's contract
+    """A page of the vendor area asked for without a live session: answered with a 303 to
+    `/account/login?next=<the page>` (app/api/account_area.py)."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def _page_to_return_to(request: Request) -> str:
+    # After logging in the browser GETs `next`; a form's target cannot be GET, so its page is
+    # the area's home.
+    if request.method not in ("GET", "HEAD"):
+        return "/account/"
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+async def page_vendor(request: Request, session: SessionDep, settings: SettingsDep) -> User:
+    """The vendor of the live session cookie (pages only use the cookie), else LoginRequired."""
+    cookie = request.cookies.get(settings.COOKIE_NAME)
+    auth = await resolve_token(session, settings, token=cookie) if cookie else None
+    if auth is None:
+        raise LoginRequired(_page_to_return_to(request))
+    set_user_context(auth.user.id)
+    return auth.user
+
+
+PageVendor = Annotated[User, Depends(page_vendor)]
+
+
+def check_form_origin(request: Request, settings: Settings) -> None:
+    """The area's forms post from this service's own pages: a browser sends their Origin, so a
+    post from any other origin, or with none, is refused (403, answered as an HTML page)."""
+    if not allowed_origin(request, settings, request_origin(request)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CROSS_SITE)

@@ -8,11 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import session_scope
 from app.fastpath.reads import Reader
+from app.mail.compose import EmailComposer
 from app.observability.events import BusinessEvents
 from app.ratelimit.limiter import RateLimiter
 from app.security.passwords import PasswordHasher
 from app.settings import Settings
 from app.storage import Storage
+from app.web.pages import Pages
 
 # Dependencies are `async def` even when they await nothing: FastAPI runs a plain `def`
 # dependency in a worker thread, a hand-off that cost more than the storefront's queries.
@@ -43,6 +45,16 @@ async def get_rate_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
+async def get_composer(request: Request) -> EmailComposer:
+    composer: EmailComposer = request.app.state.mail
+    return composer
+
+
+async def get_pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
 def events_for(request: Request) -> BusinessEvents:
     """The app's business-event recorder (called directly on the hot routes)."""
     events: BusinessEvents = request.app.state.events
@@ -66,6 +78,8 @@ HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 LimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 EventsDep = Annotated[BusinessEvents, Depends(get_events)]
+ComposerDep = Annotated[EmailComposer, Depends(get_composer)]
+PagesDep = Annotated[Pages, Depends(get_pages)]
 
 MAX_PAGE_SIZE = 500
 MAX_OFFSET = 10_000_000

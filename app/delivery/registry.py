@@ -9,12 +9,18 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from app.delivery.slack import SlackWebhook
+from app.mail.deliverers import build_email_deliverer
 from app.models import Feedback
 from app.models.delivery import DeliveryTracked
 from app.settings import Settings
 
 # A feedback report posted to the team's Slack channel: payload {"text": <Slack text>}.
 FEEDBACK_KIND = "feedback"
+
+# An account email (password reset, verification, email change): payload
+# app.mail.message.OutgoingEmail's fields. Always delivered: over SMTP, as .eml files in
+# development, or refused with a reason when no SMTP server is configured.
+EMAIL_KIND = "email"
 
 # Records whose delivery state the worker keeps up to date (joined on delivery_job_id).
 TRACKED: Mapping[str, type[DeliveryTracked]] = {FEEDBACK_KIND: Feedback}
@@ -26,7 +32,7 @@ class Deliverer(Protocol):
 
 
 def build_deliverers(settings: Settings) -> dict[str, Deliverer]:
-    deliverers: dict[str, Deliverer] = {}
+    deliverers: dict[str, Deliverer] = {EMAIL_KIND: build_email_deliverer(settings)}
     if settings.SLACK_WEBHOOK_URL is not None:
         deliverers[FEEDBACK_KIND] = SlackWebhook(
             settings.SLACK_WEBHOOK_URL.get_secret_value(),

@@ -1,5 +1,6 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
+from app.models.account_token import AccountToken
 from app.models.base import Base
 from app.models.delivery import DeliveryJob, JobStatus
 from app.models.feedback import Feedback
@@ -11,6 +12,7 @@ from app.models.store_alias import StoreAlias
 from app.models.user import User
 
 __all__ = [
+    "AccountToken",
     "Base",
     "DeliveryJob",
     "Feedback",

@@ -1,6 +1,6 @@
 """A vendor: one account, one store."""
 
-from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy import CheckConstraint, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin, new_id
@@ -20,3 +20,5 @@ class User(TimestampMixin, Base):
     store_name: Mapped[str | None] = mapped_column(String)
     store_slug: Mapped[str] = mapped_column(String, unique=True, index=True)
     banner_url: Mapped[str | None] = mapped_column(Text)
+    # True once the vendor opened a link sent to this address; adopted vendors start unverified.
+    email_verified: Mapped[bool] = mapped_column(default=False, server_default=false())

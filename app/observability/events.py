@@ -22,6 +22,11 @@ class BusinessEvent(StrEnum):
     USER_REGISTERED = "user.registered"
     PRODUCT_CREATED = "product.created"
     STOREFRONT_VIEWED = "storefront.viewed"
+    PASSWORD_RESET_REQUESTED = "password_reset.requested"
+    PASSWORD_RESET = "password_reset.completed"
+    EMAIL_VERIFIED = "email.verified"
+    EMAIL_CHANGE_REQUESTED = "email_change.requested"
+    EMAIL_CHANGED = "email_change.completed"
 
 
 _MESSAGES = {
@@ -30,6 +35,11 @@ _MESSAGES = {
     BusinessEvent.USER_REGISTERED: "Vendor registered",
     BusinessEvent.PRODUCT_CREATED: "Product created",
     BusinessEvent.STOREFRONT_VIEWED: "Storefront viewed",
+    BusinessEvent.PASSWORD_RESET_REQUESTED: "Password reset requested",
+    BusinessEvent.PASSWORD_RESET: "Password reset",
+    BusinessEvent.EMAIL_VERIFIED: "Email verified",
+    BusinessEvent.EMAIL_CHANGE_REQUESTED: "Email change requested",
+    BusinessEvent.EMAIL_CHANGED: "Email changed",
 }
 # A failed login is worth a look, never an error: the user typed a wrong password.
 _LEVELS: dict[BusinessEvent, Level] = {BusinessEvent.LOGIN_FAILED: "warning"}
@@ -46,6 +56,12 @@ class BusinessEvents:
             BusinessEvent.USER_REGISTERED: settings.SENTRY_REGISTRATION_EVENT_RATE,
             BusinessEvent.PRODUCT_CREATED: settings.SENTRY_PRODUCT_EVENT_RATE,
             BusinessEvent.STOREFRONT_VIEWED: settings.storefront_event_rate,
+            # Asked for by anyone, for any address, like a login attempt.
+            BusinessEvent.PASSWORD_RESET_REQUESTED: settings.login_event_rate,
+            BusinessEvent.PASSWORD_RESET: settings.SENTRY_REGISTRATION_EVENT_RATE,
+            BusinessEvent.EMAIL_VERIFIED: settings.SENTRY_REGISTRATION_EVENT_RATE,
+            BusinessEvent.EMAIL_CHANGE_REQUESTED: settings.SENTRY_REGISTRATION_EVENT_RATE,
+            BusinessEvent.EMAIL_CHANGED: settings.SENTRY_REGISTRATION_EVENT_RATE,
         }
         self._fingerprint_key = settings.SECRET_KEY.encode()
 

@@ -42,6 +42,13 @@ SENSITIVE_KEYS = (
     "authorization",
     "cookie",
     "email",
+    "new_email",
+    "pending_email",
+    "confirm_password",
+    # Account emails: the link holds a token; a delivery job's payload holds the whole email.
+    "link",
+    "payload",
+    "smtp_password",
     "whatsapp_number",
     "x-sentry-test-token",
     "x_sentry_test_token",

@@ -1,6 +1,10 @@
 """Login and token shapes."""
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
+
+from app.schemas.user import Password
 
 
 class LoginRequest(BaseModel):
@@ -15,3 +19,24 @@ class Token(BaseModel):
 
 class SessionStatus(BaseModel):
     authenticated: bool
+
+
+# Tokens are 43 characters; anything far longer is not one, and is not hashed.
+AccountToken = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class PasswordResetRequest(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class PasswordResetConfirm(BaseModel):
+    token: AccountToken
+    new_password: Password
+
+
+class TokenSubmission(BaseModel):
+    token: AccountToken
+
+
+class Detail(BaseModel):
+    detail: str

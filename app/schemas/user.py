@@ -73,6 +73,20 @@ class UserProfile(BaseModel):
     created_at: datetime
 
 
+class AccountProfile(UserProfile):
+    """The profile as its owner sees it (`GET /api/users/me`)."""
+
+    email_verified: bool
+    pending_email: str | None = Field(
+        description="A new address waiting for its confirmation link to be opened"
+    )
+
+
+class EmailChange(BaseModel):
+    new_email: Email
+    password: str = Field(min_length=1, max_length=1024)
+
+
 class BannerUploaded(BaseModel):
     message: str
     banner_url: str

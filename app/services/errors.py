@@ -15,3 +15,15 @@ class SlugTakenError(ServiceError):
 
 class WrongPasswordError(ServiceError):
     pass
+
+
+class SameEmailError(ServiceError):
+    """The vendor asked to change their email to the one they already have."""
+
+
+class AccountTokenError(ServiceError):
+    """A link from an account email that cannot be used; `detail` says why, for the vendor."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail

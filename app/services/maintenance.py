@@ -4,24 +4,33 @@ import asyncio
 import logging
 import random
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models.base import utcnow
 from app.ratelimit.limiter import RateLimiter
+from app.services.account_tokens import purge_tokens
 from app.services.auth import purge_sessions
 
 logger = logging.getLogger("app.maintenance")
 
 
+class Purged(NamedTuple):
+    sessions: int
+    counters: int
+    tokens: int
+
+
 async def purge_stale_rows(
     factory: async_sessionmaker[AsyncSession], limiter: RateLimiter, *, retention: timedelta
-) -> tuple[int, int]:
-    """Delete long-dead sessions and closed rate-limit windows; returns both counts."""
+) -> Purged:
+    """Delete long-dead sessions, closed rate-limit windows and expired emailed links."""
     async with factory() as session:
         sessions = await purge_sessions(session, before=utcnow() - retention)
+        tokens = await purge_tokens(session, before=utcnow())
     counters = await limiter.purge()
-    return sessions, counters
+    return Purged(sessions, counters, tokens)
 
 
 async def maintenance_loop(
@@ -36,13 +45,12 @@ async def maintenance_loop(
         # Jitter keeps the workers of an instance from purging in the same second.
         await asyncio.sleep(interval * random.uniform(0.5, 1.0))  # noqa: S311 - not security
         try:
-            sessions, counters = await purge_stale_rows(factory, limiter, retention=retention)
+            purged = await purge_stale_rows(factory, limiter, retention=retention)
         except Exception as exc:  # the database may be away; try again next round
             logger.warning("maintenance skipped: %s", type(exc).__name__)
             continue
         logger.info(
-            "maintenance: purged %d sessions, %d rate-limit counters",
-            sessions,
-            counters,
-            extra={"purged_sessions": sessions, "purged_counters": counters},
+            "maintenance: purged %d sessions, %d rate-limit counters, %d account tokens",
+            *purged,
+            extra={f"purged_{name}": count for name, count in purged._asdict().items()},
         )

@@ -6,11 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.slugs import base_slug_for, first_free_slug
 from app.images.encode import EncodedPhoto
+from app.mail.compose import EmailComposer
 from app.models import StoreAlias, User, UserSession
-from app.models.base import utcnow
-from app.schemas.user import RegisterRequest, UserProfile
+from app.models.base import new_id, utcnow
+from app.schemas.user import AccountProfile, RegisterRequest, UserProfile
 from app.security.passwords import PasswordHasher
-from app.services import photos
+from app.services import account_tokens, photos, recovery
 from app.services.errors import EmailTakenError, SlugTakenError, WrongPasswordError
 from app.settings import Settings
 from app.storage import Storage
@@ -32,6 +33,18 @@ def profile_of(user: User, settings: Settings) -> UserProfile:
     )
 
 
+async def account_profile(
+    session: AsyncSession, settings: Settings, *, user: User
+) -> AccountProfile:
+    """The profile with the address's state: verified, and any change waiting for its link."""
+    pending = await account_tokens.pending_email(session, user_id=user.id)
+    return AccountProfile(
+        **profile_of(user, settings).model_dump(),
+        email_verified=user.email_verified,
+        pending_email=pending,
+    )
+
+
 async def _taken_slugs(session: AsyncSession, base: str) -> set[str]:
     """Slugs and kept old links (which the storefront matches first) starting with `base`."""
     slugs = select(User.store_slug).where(
@@ -48,13 +61,22 @@ async def _alias_of_another(session: AsyncSession, *, slug: str, user_id: str) -
     return owner is not None and owner != user_id
 
 
-async def register(session: AsyncSession, hasher: PasswordHasher, *, data: RegisterRequest) -> User:
-    """Create a vendor; the unique index on email decides between concurrent sign-ups."""
+async def register(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    composer: EmailComposer,
+    settings: Settings,
+    *,
+    data: RegisterRequest,
+) -> User:
+    """Create a vendor and queue their verification email in the same transaction; the unique
+    index on email decides between concurrent sign-ups."""
     hashed = await hasher.hash(data.password)
     base = base_slug_for(data.email.split("@", 1)[0])
     for _ in range(SLUG_ATTEMPTS):
         slug = first_free_slug(base, await _taken_slugs(session, base))
         user = User(
+            id=new_id("user"),
             email=data.email,
             hashed_password=hashed,
             whatsapp_number=data.whatsapp_number,
@@ -62,6 +84,8 @@ async def register(session: AsyncSession, hasher: PasswordHasher, *, data: Regis
         )
         session.add(user)
         try:
+            await session.flush()  # the token and the email job refer to the vendor's row
+            await recovery.queue_verification(session, composer, settings, user=user)
             await session.commit()
         except IntegrityError:
             await session.rollback()
@@ -110,7 +134,8 @@ async def change_password(
     current_password: str,
     new_password: str,
 ) -> None:
-    """Set a new password and revoke every other session, all in one transaction."""
+    """Set a new password, revoke every other session and every emailed link, all in one
+    transaction."""
     ok, _ = await hasher.verify_and_update(current_password, user.hashed_password)
     if not ok:
         raise WrongPasswordError
@@ -125,6 +150,7 @@ async def change_password(
         )
         .values(revoked_at=utcnow())
     )
+    await account_tokens.revoke_all(session, user_id=user.id)
     await session.commit()
 
 
@@ -158,7 +184,8 @@ async def remove_banner(session: AsyncSession, storage: Storage, *, user: User) 
 async def delete_account(
     session: AsyncSession, storage: Storage, hasher: PasswordHasher, *, user: User, password: str
 ) -> None:
-    """Delete the vendor with products and sessions (ON DELETE CASCADE), then their photos."""
+    """Delete the vendor with products, sessions, emailed links and queued emails (ON DELETE
+    CASCADE), then their photos."""
     ok, _ = await hasher.verify_and_update(password, user.hashed_password)
     if not ok:
         raise WrongPasswordError

@@ -9,6 +9,7 @@ from typing import Self
 
 from pydantic import ValidationError, model_validator
 
+from app.settings.accounts import AccountSettings
 from app.settings.auth import MIN_SECRET_BYTES, AuthSettings
 from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
@@ -16,6 +17,7 @@ from app.settings.delivery import DeliverySettings
 from app.settings.feedback import FeedbackSettings
 from app.settings.images import ImageSettings
 from app.settings.limits import LimitSettings
+from app.settings.mail import MailSettings
 from app.settings.observability import ObservabilitySettings
 from app.settings.server import ServerSettings
 from app.settings.storage import StorageSettings
@@ -41,6 +43,8 @@ class Settings(
     ImageSettings,
     LimitSettings,
     StoreSettings,
+    MailSettings,
+    AccountSettings,
     DeliverySettings,
     FeedbackSettings,
 ):

@@ -3,7 +3,14 @@
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from app.api.authentication import AuthDep, CurrentUser
-from app.api.deps import EventsDep, HasherDep, SessionDep, SettingsDep, StorageDep
+from app.api.deps import (
+    ComposerDep,
+    EventsDep,
+    HasherDep,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+)
 from app.api.forms import field_error
 from app.api.limits import limit_registration
 from app.api.responses import errors
@@ -11,6 +18,7 @@ from app.domain.phones import normalise_whatsapp
 from app.observability.events import BusinessEvent
 from app.schemas.user import (
     AccountDeletion,
+    AccountProfile,
     PasswordChange,
     ProfileUpdate,
     RegisterRequest,
@@ -44,13 +52,14 @@ async def register(
     session: SessionDep,
     settings: SettingsDep,
     hasher: HasherDep,
+    composer: ComposerDep,
     events: EventsDep,
 ) -> UserProfile:
-    """Create a vendor account with its own store link."""
+    """Create a vendor account with its own store link, and email a link to verify it."""
     number = whatsapp_digits(data.whatsapp_number, settings)
     data = data.model_copy(update={"whatsapp_number": number})
     try:
-        user = await users_service.register(session, hasher, data=data)
+        user = await users_service.register(session, hasher, composer, settings, data=data)
     except EmailTakenError:
         raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
     except SlugTakenError:
@@ -61,10 +70,10 @@ async def register(
     return users_service.profile_of(user, settings)
 
 
-@router.get("/me", response_model=UserProfile, responses=errors(401))
-async def read_me(user: CurrentUser, settings: SettingsDep) -> UserProfile:
-    """The logged-in vendor's profile and store link."""
-    return users_service.profile_of(user, settings)
+@router.get("/me", response_model=AccountProfile, responses=errors(401))
+async def read_me(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> AccountProfile:
+    """The logged-in vendor's profile, store link, and whether the email is confirmed."""
+    return await users_service.account_profile(session, settings, user=user)
 
 
 @router.patch("/me", response_model=UserProfile, responses=errors(400, 401, 403, 413, 422))
