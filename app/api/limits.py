@@ -1,36 +1,53 @@
-"""Who may try how often: login, registration and click counting, per client address.
+"""Who may try how often: login, registration, password checks and click counting, per client.
 
 Login counts every attempt per address, and attempts per (normalised email, address) until one
 succeeds. The second is keyed on the submitted email whether or not an account exists, so a 429
 reveals nothing, and on the address too, so a stranger cannot lock a vendor out of every network.
+
+The routes that ask for the current password (password change, account deletion) need the
+account's token, so a stranger cannot use them to lock the vendor out: their guesses are counted
+per account whatever the address, and per address whatever the account.
+
+A client is its address as the proxies reported it, canonicalised, and an IPv6 client its /64
+(`app/http/addresses.py`): one client in another notation, or rotating through its own network,
+is still one client.
 """
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import HTTPException, Request, status
 
 from app.api.deps import LimiterDep, SettingsDep
-from app.ratelimit.limiter import Hit, RateLimiter
+from app.http.addresses import limit_key
+from app.ratelimit.limiter import AlreadyRunningError, Hit, RateLimiter
 from app.settings import Settings
 
 TOO_MANY_LOGINS = "Too many login attempts, please retry later"
 TOO_MANY_REGISTRATIONS = "Too many sign-ups from this network, please retry later"
+TOO_MANY_PASSWORD_CHECKS = "Too many password attempts, please retry later"
+PASSWORD_CHECK_RUNNING = "This account's password is being checked already, please retry"
 
 
 def client_ip(request: Request) -> str:
-    """The client's address (behind trusted proxies, the one they reported)."""
-    return request.client.host if request.client else "unknown"
+    """Who the limits count: the client's address (behind trusted proxies, the one they
+    reported), or its /64 for IPv6."""
+    return limit_key(request.client.host) if request.client else "unknown"
 
 
 def normalised_email(email: str) -> str:
     return email.strip().lower()
 
 
+def too_many(detail: str, retry_after: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, detail, headers={"Retry-After": str(retry_after)}
+    )
+
+
 def _refuse_if_over(hit: Hit | None, limit: int, detail: str) -> None:
     if hit is not None and hit.count > limit:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail,
-            headers={"Retry-After": str(hit.retry_after)},
-        )
+        raise too_many(detail, hit.retry_after)
 
 
 async def guard_login(
@@ -52,6 +69,32 @@ async def guard_login(
 async def login_succeeded(request: Request, limiter: RateLimiter, *, email: str) -> None:
     """The right password clears that email's failed attempts from this address."""
     await limiter.reset("login-account", normalised_email(email), client_ip(request))
+
+
+@asynccontextmanager
+async def password_check(
+    request: Request, limiter: RateLimiter, settings: Settings, *, user_id: str
+) -> AsyncIterator[None]:
+    """Around a check of the account's current password: 429 past the limits, or while another
+    check of the account runs in this worker (so a flood queues one hash, not hundreds); the
+    right password (the block ending without an error) clears the account's count."""
+    try:
+        with limiter.one_at_a_time("password-check", user_id):
+            window = settings.PASSWORD_CHECK_RATE_LIMIT_WINDOW_SECONDS
+            per_client = await limiter.hit(
+                "password-check-client", client_ip(request), window=window
+            )
+            _refuse_if_over(
+                per_client, settings.PASSWORD_CHECK_RATE_LIMIT_CLIENT, TOO_MANY_PASSWORD_CHECKS
+            )
+            per_account = await limiter.hit("password-check-account", user_id, window=window)
+            _refuse_if_over(
+                per_account, settings.PASSWORD_CHECK_RATE_LIMIT_ACCOUNT, TOO_MANY_PASSWORD_CHECKS
+            )
+            yield
+    except AlreadyRunningError:
+        raise too_many(PASSWORD_CHECK_RUNNING, 1) from None
+    await limiter.reset("password-check-account", user_id)
 
 
 async def limit_registration(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
