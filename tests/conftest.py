@@ -28,7 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TABLES = ("store_aliases", "sessions", "products", "users", "rate_limit_counters")
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
-FAST_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+FAST_HASHING = {
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 1024,
+    "ARGON2_PARALLELISM": 1,
+    "PASSWORD_LEGACY_BCRYPT_ROUNDS": 4,
+}
 FRONTEND = "http://localhost:3000"
 PASSWORD = "correct-horse-42"
 TEST_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="quickvendor-test-media-"))

@@ -36,6 +36,10 @@ class AuthSettings(EnvironmentSettings):
     ARGON2_PARALLELISM: int = Field(default=1, ge=1)
     # Password hashes computed at once per worker; more wait their turn.
     PASSWORD_HASH_CONCURRENCY: int = Field(default=2, ge=1)
+    # The cost of the earlier backend's bcrypt hashes (passlib's default). A failed password check
+    # takes at least as long as checking one of them, so its time does not tell which accounts
+    # exist or still carry one; tests lower it through the environment to stay fast.
+    PASSWORD_LEGACY_BCRYPT_ROUNDS: int = Field(default=12, ge=4, le=31)
 
     COOKIE_NAME: str = "access_token"
     COOKIE_SECURE: bool | None = None
