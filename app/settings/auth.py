@@ -22,6 +22,8 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
+# A random value of 32 bytes has far more; "aaaa..." or "abababab..." has far fewer.
+MIN_SECRET_DISTINCT_CHARACTERS = 10
 
 
 class AuthSettings(EnvironmentSettings):
@@ -58,7 +60,10 @@ class AuthSettings(EnvironmentSettings):
 
     @property
     def weak_secret(self) -> bool:
+        """Too short, too few distinct characters, or a known default (spaces around it or not)."""
+        secret = self.SECRET_KEY.strip()
         return (
-            self.SECRET_KEY in KNOWN_DEFAULT_SECRETS
-            or len(self.SECRET_KEY.encode()) < MIN_SECRET_BYTES
+            secret.lower() in KNOWN_DEFAULT_SECRETS
+            or len(secret.encode()) < MIN_SECRET_BYTES
+            or len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS
         )
