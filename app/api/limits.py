@@ -105,11 +105,18 @@ async def limit_registration(request: Request, limiter: LimiterDep, settings: Se
     _refuse_if_over(hit, settings.REGISTER_IP_LIMIT, TOO_MANY_REGISTRATIONS)
 
 
-async def first_click(
+@asynccontextmanager
+async def counted_click(
     request: Request, limiter: RateLimiter, settings: Settings, *, product_id: str
-) -> bool:
-    """Whether this is the client's first click on the product in the window (counted)."""
-    hit = await limiter.hit(
-        "click", product_id, client_ip(request), window=settings.CLICK_DEDUP_WINDOW_SECONDS
-    )
-    return hit is None or hit.count == 1
+) -> AsyncIterator[bool]:
+    """Whether this is the client's first click on the product in the window; if counting it
+    then fails (the database is away), the click is forgotten, so the client's retry counts."""
+    client = client_ip(request)
+    hit = await limiter.hit("click", product_id, client, window=settings.CLICK_DEDUP_WINDOW_SECONDS)
+    first = hit is None or hit.count == 1
+    try:
+        yield first
+    except BaseException:
+        if first:
+            await limiter.reset("click", product_id, client)
+        raise

@@ -9,6 +9,7 @@ import sentry_sdk
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.session import rollback_quietly
 from app.domain.products import IMAGE_SLOTS
 from app.images.codec import EncodedImage, ImageRules, reencode
 from app.models import Product, User
@@ -92,10 +93,10 @@ async def release(
 async def commit_or_release(
     session: AsyncSession, storage: Storage, *, user_id: str, new_urls: Iterable[str]
 ) -> None:
-    """Commit; if that fails, remove the files just stored for it, then re-raise."""
+    """Commit; if that fails, remove the files just stored for it, then re-raise the failure."""
     try:
         await session.commit()
     except Exception:
-        await session.rollback()
+        await rollback_quietly(session)
         await release(session, storage, user_id=user_id, urls=new_urls)
         raise
