@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 import sentry_sdk
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.session import rollback_quietly
@@ -57,25 +57,31 @@ async def vendor_photo_urls(session: AsyncSession, *, user_id: str) -> list[str]
     return [*urls, banner] if banner else urls
 
 
-async def _still_used(session: AsyncSession, *, user_id: str, urls: set[str]) -> set[str]:
-    """Which of the URLs a row of this vendor still points at (the same photo in another slot)."""
-    return set(await vendor_photo_urls(session, user_id=user_id)) & urls
+async def _still_used(session: AsyncSession, *, urls: set[str]) -> set[str]:
+    """Which of the URLs any row still points at: another slot, the banner, or another vendor's
+    row (the earlier backend's objects could be shared between vendors)."""
+    wanted = sorted(urls)
+    products = await session.execute(
+        select(*_PRODUCT_URL_COLUMNS).where(
+            or_(*(column.in_(wanted) for column in _PRODUCT_URL_COLUMNS))
+        )
+    )
+    banners = await session.scalars(select(User.banner_url).where(User.banner_url.in_(wanted)))
+    return {url for row in products for url in row if url in urls} | {u for u in banners if u}
 
 
-async def release(
-    session: AsyncSession, storage: Storage, *, user_id: str, urls: Iterable[str | None]
-) -> None:
-    """Remove stored files nothing points at any more. Call after the commit; never raises.
+async def release(session: AsyncSession, storage: Storage, *, urls: Iterable[str | None]) -> None:
+    """Remove stored files no row points at any more. Call after the commit; never raises.
 
     A failure leaves a file behind (logged and sent to Sentry) rather than failing a request whose
-    database change is already done. URLs this storage does not serve (the earlier backend's) are
-    left alone.
+    database change is already done. URLs this storage does not serve (the earlier backend's
+    elsewhere) are left alone.
     """
     candidates = {url for url in urls if url and storage.key_for(url)}
     if not candidates:
         return
     try:
-        unused = candidates - await _still_used(session, user_id=user_id, urls=candidates)
+        unused = candidates - await _still_used(session, urls=candidates)
         keys = sorted(key for url in unused if (key := storage.key_for(url)))
         if keys:
             await storage.delete(keys)
@@ -91,12 +97,12 @@ async def release(
 
 
 async def commit_or_release(
-    session: AsyncSession, storage: Storage, *, user_id: str, new_urls: Iterable[str]
+    session: AsyncSession, storage: Storage, *, new_urls: Iterable[str]
 ) -> None:
     """Commit; if that fails, remove the files just stored for it, then re-raise the failure."""
     try:
         await session.commit()
     except Exception:
         await rollback_quietly(session)
-        await release(session, storage, user_id=user_id, urls=new_urls)
+        await release(session, storage, urls=new_urls)
         raise
