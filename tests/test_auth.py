@@ -420,3 +420,55 @@ async def test_a_cross_site_login_form_is_refused(
     )
     assert response.status_code == expected, response.text
     assert ("set-cookie" in response.headers) is (expected == 200)
+
+
+API_ORIGIN = "https://api.quickvendor.example"
+SHOP = "https://shop.quickvendor.example"
+
+
+@pytest.mark.parametrize("public_base_url", [API_ORIGIN, f"{API_ORIGIN}/v1/"])
+async def test_production_login_and_forms_allow_the_apis_own_origin_only(
+    database_url: str, engine: AsyncEngine, public_base_url: str
+) -> None:
+    """Production-like: the API's own origin is PUBLIC_BASE_URL's (a path after it or not), not
+    whatever host a request names; the frontend's origins pass, anything else is refused."""
+    settings = make_settings(
+        database_url,
+        ENVIRONMENT="production",
+        ALLOW_SQLITE_IN_PRODUCTION=True,
+        PUBLIC_BASE_URL=public_base_url,
+        CORS_ORIGINS=[SHOP],
+    )
+    app = create_app(settings)
+    try:
+        async with client_for(app) as client:
+            await register(client, "ada@example.com")
+            form = {"username": "ada@example.com", "password": PASSWORD}
+            cookie = ""
+            for origin, expected in (
+                (API_ORIGIN, 200),
+                (API_ORIGIN.upper(), 200),
+                (SHOP, 200),
+                (None, 200),
+                ("https://evil.example", 403),
+                ("http://testserver", 403),  # the request's own host counts in development only
+                ("null", 403),
+            ):
+                client.cookies.clear()
+                headers = {"Origin": origin} if origin else {}
+                response = await client.post("/api/auth/login", data=form, headers=headers)
+                assert response.status_code == expected, (origin, response.text)
+                set_cookie = response.headers.get("set-cookie", "")
+                assert bool(set_cookie) is (expected == 200), origin
+                if expected == 200:
+                    assert "Secure" in set_cookie and "samesite=none" in set_cookie.lower()
+                    cookie = set_cookie.split(";", 1)[0]
+            client.cookies.clear()
+            product = {"name": "Gele", "price": "10"}
+            for origin, expected in ((API_ORIGIN, 201), (SHOP, 201), ("https://evil.example", 403)):
+                response = await client.post(
+                    "/api/products", json=product, headers={"Origin": origin, "Cookie": cookie}
+                )
+                assert response.status_code == expected, (origin, response.text)
+    finally:
+        await app.state.engine.dispose()
