@@ -45,6 +45,7 @@ def parse(host: str) -> IPAddress | None:
     return address
 
 
+@lru_cache(maxsize=CACHED_ADDRESSES)
 def canonical(host: str) -> str:
     """The one way this address is written; anything that is not an address, unchanged."""
     address = parse(host)
