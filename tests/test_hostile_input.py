@@ -19,6 +19,7 @@ from starlette.types import Message
 
 from app.domain.products import IMAGE_SLOTS
 from app.main import create_app
+from tests.asgi import answer, http_scope
 from tests.conftest import FRONTEND, PASSWORD, client_for, create_product, make_settings, vendor
 
 JSON_LIMIT = 4096
@@ -84,34 +85,16 @@ def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
 
 async def test_declared_oversized_body_is_refused_before_reading(small_app: FastAPI) -> None:
     """Straight through ASGI: the app answers 413 without asking for a single body chunk."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/users/register",
-        "raw_path": b"/api/users/register",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(50 * 1024 * 1024).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
-    sent: list[Message] = []
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(50 * 1024 * 1024).encode()),
+    ]
+    scope = http_scope("POST", "/api/users/register", headers, ("127.0.0.1", 5000))
 
     async def receive() -> Message:
         raise AssertionError("the body was read")
 
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await small_app(scope, receive, send)
+    sent = await answer(small_app, scope, receive)
     start = sent[0]
     assert start["status"] == 413
     headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}

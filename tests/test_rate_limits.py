@@ -25,6 +25,7 @@ from app.main import create_app
 from app.models import RateLimitCounter, User, UserSession
 from app.models.base import utcnow
 from app.services.maintenance import maintenance_loop, purge_stale_rows
+from tests.asgi import answer, http_scope
 from tests.conftest import PASSWORD, client_for, create_product, make_settings, register, vendor
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
@@ -354,30 +355,13 @@ async def test_one_client_in_any_notation_is_one_client(limited_app: AppFactory)
 async def login_from_peer(app: FastAPI, peer: str) -> int:
     """A login straight through ASGI from `peer`, as uvicorn reports it on a dual-stack socket."""
     body = json.dumps({"email": "nobody@example.com", "password": "wrong"}).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/auth/login",
-        "raw_path": b"/api/auth/login",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
-        "client": (peer, 50000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
-    sent: list[Message] = []
+    headers = [(b"content-type", b"application/json")]
+    scope = http_scope("POST", "/api/auth/login", headers, (peer, 50000))
 
     async def receive() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
+    sent = await answer(app, scope, receive)
     status: int = sent[0]["status"]
     return status
 

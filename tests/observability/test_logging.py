@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.http.addresses import ClientFingerprints
 from app.main import create_app
+from app.settings import Settings
 from tests.conftest import (
     ROOT,
     client_for,
@@ -30,6 +31,15 @@ WHATSAPP = "+234 803 555 0199"
 TEST_TOKEN = "operator-check-1234"
 
 
+def production(database_url: str, **overrides: Any) -> Settings:
+    return make_settings(
+        database_url,
+        ENVIRONMENT="production",
+        ALLOW_SQLITE_IN_PRODUCTION=not is_postgres(),
+        **overrides,
+    )
+
+
 def _capture_root_log() -> io.StringIO:
     stream = io.StringIO()
     handler = logging.getLogger().handlers[0]
@@ -41,12 +51,7 @@ def _capture_root_log() -> io.StringIO:
 async def test_production_lines_are_json_with_request_ids_and_no_personal_data(
     database_url: str, engine: AsyncEngine
 ) -> None:
-    settings = make_settings(
-        database_url,
-        ENVIRONMENT="production",
-        ALLOW_SQLITE_IN_PRODUCTION=not is_postgres(),
-        SENTRY_TEST_TOKEN=TEST_TOKEN,
-    )
+    settings = production(database_url, SENTRY_TEST_TOKEN=TEST_TOKEN)
     app = create_app(settings)
     stream = _capture_root_log()
     async with client_for(app) as client:
@@ -137,12 +142,7 @@ async def test_an_unknown_method_is_logged_as_other(database_url: str, engine: A
 async def test_access_line_carries_a_keyed_hash_of_the_resolved_client(
     database_url: str, engine: AsyncEngine
 ) -> None:
-    settings = make_settings(
-        database_url,
-        ENVIRONMENT="production",
-        ALLOW_SQLITE_IN_PRODUCTION=not is_postgres(),
-        TRUSTED_PROXIES=["127.0.0.1"],
-    )
+    settings = production(database_url, TRUSTED_PROXIES=["127.0.0.1"])
     app = create_app(settings)
     stream = _capture_root_log()
     forwarded = ("81.2.69.160", "::ffff:81.2.69.160", "10.1.2.3", "2001:db8::1")
