@@ -150,6 +150,7 @@ async def test_access_line_carries_a_keyed_hash_of_the_resolved_client(
         for address in forwarded:
             await client.get("/api/health/live", headers={"X-Forwarded-For": address})
         await client.get("/api/health/live")  # the peer itself: loopback
+        await client.head("/api/health/live")
     await app.state.engine.dispose()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     access = [
@@ -158,10 +159,14 @@ async def test_access_line_carries_a_keyed_hash_of_the_resolved_client(
         if line["logger"] == "app.access"
     ]
     fingerprints = ClientFingerprints(settings.SECRET_KEY)
-    public, mapped, private, documentation, loopback = access
+    public, mapped, private, documentation, loopback, head = access
     assert public == mapped == fingerprints.of("81.2.69.160") == (public[0], False)
     assert re.fullmatch(r"[0-9a-f]{16}", public[0])
     assert private[1] and documentation[1] and loopback[1]
+    assert head == loopback
+    # A HEAD, served as a GET, is logged as what the client sent.
+    methods = [line["method"] for line in lines if line["logger"] == "app.access"]
+    assert methods == ["GET"] * 5 + ["HEAD"]
     assert len({public[0], private[0], documentation[0], loopback[0]}) == 4
     # The hash is keyed: another deployment's secret gives another one; the address never shows.
     assert ClientFingerprints("another-secret-that-is-long-enough-0123").of("81.2.69.160") != public
