@@ -11,13 +11,16 @@ from functools import lru_cache, partial
 import anyio.to_thread
 import sentry_sdk
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.router import include_routes
 from app.db.engine import create_engine
 from app.db.session import create_session_factory
+from app.delivery.outbox import wake_on_commit
+from app.delivery.registry import build_deliverers
+from app.delivery.worker import DeliveryPolicy, DeliveryWorker
 from app.fastpath.reads import Reader
-from app.http.errors import install_error_handlers
+from app.http.errors import install_error_handlers, keep_connection_after_error
 from app.http.stack import middleware, wrap
 from app.observability.events import BusinessEvents
 from app.observability.logging import configure_logging
@@ -34,12 +37,20 @@ from app.web.pages import Pages
 class QuickVendorAPI(FastAPI):
     """FastAPI whose own layers sit outside Starlette's server-error handler.
 
-    So a 500 still carries the request id, the timing headers and the CORS headers.
+    So a 500 still carries the request id, the timing headers and the CORS headers. Outside
+    Sentry's wrapper (which patches Starlette.__call__), an error already answered and reported
+    stops, so the connection it was answered on stays usable.
     """
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings
         return wrap(super().build_middleware_stack(), middleware(settings, self.routes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        await keep_connection_after_error(super().__call__, scope, receive, send)
 
 
 @asynccontextmanager
@@ -53,6 +64,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             interval=settings.MAINTENANCE_INTERVAL_SECONDS,
         )
     )
+    delivery: DeliveryWorker | None = app.state.delivery_worker
+    if delivery is not None:
+        delivery.start()
     # The app's ~150,000 long-lived objects (routes, models, SQLAlchemy's and pydantic's
     # machinery) made every full garbage collection a 75-100 ms pause for the requests in
     # flight, the whole of the storefront's p99; frozen, collections skip them.
@@ -60,6 +74,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     yield
     gc.unfreeze()
+    # The server has finished the in-flight requests; the deliveries under way finish next
+    # (a try is bounded by DELIVERY_TIMEOUT_SECONDS), while the database is still there.
+    if delivery is not None:
+        await delivery.stop()
     await app.state.storage.close()
     app.state.hasher.close()
     # The server has finished the in-flight requests; their Sentry events must leave before the
@@ -90,7 +108,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = create_session_factory(engine)
+    # Delivery runs in this process unless a separate `python -m app.worker` does it.
+    delivery = (
+        DeliveryWorker(engine, build_deliverers(settings), DeliveryPolicy.from_settings(settings))
+        if settings.DELIVERY_WORKER_IN_PROCESS
+        else None
+    )
+    app.state.delivery_worker = delivery
+    app.state.session_factory = create_session_factory(
+        engine, info=wake_on_commit(delivery.wake) if delivery else None
+    )
     app.state.reader = Reader(
         engine,
         capacity=settings.DB_POOL_SIZE + settings.DB_MAX_OVERFLOW,

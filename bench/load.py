@@ -1,10 +1,11 @@
 """Mixed-workload load and soak test against the real server on PostgreSQL.
 
-Starts uvicorn with several workers on a throw-away PostgreSQL database (or drives a server you
-already run, with --base-url), seeds vendors and products, then for --duration seconds runs
-storefront views, logins, product edits and clicks from --concurrency clients. Prints requests
-per second, latency percentiles per kind, the error count and the server's memory (RSS of the
-master and its workers) at start and end. Exits 1 if any request failed.
+Starts the server production runs (`python -m app.serve`) with several workers on a throw-away
+PostgreSQL database (or drives a server you already run, with --base-url), seeds vendors and
+products, then for --duration seconds runs storefront views, logins, product edits and clicks
+from --concurrency clients. Prints requests per second, latency percentiles per kind, the error
+count and the server's memory (RSS of the master and its workers) at start and end. Exits 1 if
+any request failed.
 
     uv run python bench/load.py --duration 180 --workers 2 --concurrency 16
 """
@@ -126,12 +127,9 @@ def server(database_url: str, args: argparse.Namespace) -> Iterator[tuple[str, i
         # the freed Argon2 buffers, which reads as steady memory growth (see README).
         "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
     }
-    command = [
-        sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-        "--port", str(args.port), "--workers", str(args.workers), "--no-proxy-headers",
-        "--no-access-log",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    # The server production runs, with its bounds on clients.
+    env |= {"HOST": "127.0.0.1", "PORT": str(args.port), "WEB_CONCURRENCY": str(args.workers)}
+    process = subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=ROOT, env=env)
     base_url = f"http://127.0.0.1:{args.port}"
     try:
         deadline = time.monotonic() + 60

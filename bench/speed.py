@@ -1,10 +1,11 @@
 """Speed benchmark: QuickVendor's hot paths next to a bare Starlette + asyncpg app, same data.
 
 Seeds its own PostgreSQL database (20 vendors x 50 products), starts the real server as
-production runs it (uvicorn, uvloop, httptools, ENVIRONMENT=production, JSON logs) and the bare
-app from bench/baseline/, pins both to the server cores and wrk to the load cores, and prints one
-line per endpoint and run (requests/s, p50, p99, errors, ratio to the bare storefront), then a
-Markdown table. Run it through bench/speed.sh.
+production runs it (`python -m app.serve`: uvicorn, uvloop, httptools with the bounds on clients,
+ENVIRONMENT=production, JSON logs) and the bare app from bench/baseline/ under plain uvicorn,
+pins both to the server cores and wrk to the load cores, and prints one line per endpoint and run
+(requests/s, p50, p99, errors, ratio to the bare storefront), then a Markdown table. Run it
+through bench/speed.sh.
 """
 
 import argparse
@@ -145,21 +146,54 @@ class Sink(BaseHTTPRequestHandler):
         pass
 
 
-class Server:
-    """A uvicorn process pinned to `cpus`; stopped (SIGTERM, then SIGKILL) on exit."""
+def plain_uvicorn(target: str, port: int) -> list[str]:
+    """uvicorn as the bare app runs (and as QuickVendor ran before app/server/)."""
+    return [
+        sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-proxy-headers",
+        "--timeout-graceful-shutdown", "2",
+    ]  # fmt: skip
 
-    def __init__(self, target: str, port: int, cpus: str, env: dict[str, str], log: Path) -> None:
+
+def production_server(port: int) -> tuple[list[str], dict[str, str]]:
+    """The command and settings of the server production runs, on `port`."""
+    env = {"HOST": "127.0.0.1", "PORT": str(port), "GRACEFUL_SHUTDOWN_SECONDS": "2"}
+    return [sys.executable, "-m", "app.serve"], env
+
+
+def production_env(dsn: str) -> dict[str, str]:
+    """Production settings on the benchmark's database: one worker, JSON logs, no Sentry."""
+    return {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": dsn,
+        "CORS_ORIGINS": "https://bench.example",
+        "LOG_LEVEL": "INFO",
+        "SENTRY_DSN": "",
+        "WEB_CONCURRENCY": "1",
+    }
+
+
+class Server:
+    """A server process pinned to `cpus`; stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(
+        self,
+        command: list[str],
+        port: int,
+        cpus: str,
+        env: dict[str, str],
+        log: Path,
+        cwd: Path = ROOT,
+    ) -> None:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 raise SystemExit(f"port {port} is taken: is another benchmark running?")
         self.url = f"http://127.0.0.1:{port}"
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", cpus, sys.executable, "-m", "uvicorn", target,
-             "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
-             "--http", "httptools", "--no-access-log", "--no-proxy-headers",
-             "--timeout-graceful-shutdown", "2"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
+            ["taskset", "-c", cpus, *command],
+            cwd=cwd, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
 
@@ -244,16 +278,7 @@ class Bench:
         self.results: list[Result] = []
         self.logs = Path(args.logs)
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.app_env = {
-            "ENVIRONMENT": "production",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "DATABASE_URL": args.dsn,
-            "CORS_ORIGINS": "https://bench.example",
-            "LOG_LEVEL": "INFO",
-            "SENTRY_DSN": "",
-            "WEB_CONCURRENCY": "1",
-            **GENEROUS_LIMITS,
-        }
+        self.app_env = {**production_env(args.dsn), **GENEROUS_LIMITS}
 
     def record(self, result: Result) -> Result:
         self.results.append(result)
@@ -276,17 +301,16 @@ class Bench:
         return self.record(result)
 
     def app(self, workers: int, **env: str) -> Server:
-        merged = {**self.app_env, "WEB_CONCURRENCY": str(workers), **env}
-        server = Server(
-            "app.main:app", APP_PORT, self.args.server_cpus, merged, self.logs / "app.log"
-        )
+        command, listen = production_server(APP_PORT)
+        merged = {**self.app_env, "WEB_CONCURRENCY": str(workers), **listen, **env}
+        server = Server(command, APP_PORT, self.args.server_cpus, merged, self.logs / "app.log")
         server.wait_ready("/api/health/live")
         return server
 
     def baseline(self) -> Server:
         env = {"BASELINE_DSN": admin_dsn(self.args.dsn, make_url(self.args.dsn).database or "")}
         server = Server(
-            "bench.baseline.app:app",
+            plain_uvicorn("bench.baseline.app:app", BASELINE_PORT),
             BASELINE_PORT,
             self.args.server_cpus,
             env,
@@ -384,28 +408,39 @@ class Bench:
         return "\n".join(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def bench_arguments(description: str | None, database: str, logs: str) -> argparse.ArgumentParser:
+    """The options every server benchmark takes: its database, timing, cores and logs."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--dsn",
         default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/qv_bench"
+            "BENCH_DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/{database}"
         ),
         help="database to (re)create and seed",
     )
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
-    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--stall", type=int, nargs="*", default=[256], help="stall-check conns")
     parser.add_argument("--server-cpus", default=os.environ.get("SERVER_CPUS", "0"))
     parser.add_argument("--load-cpus", default=os.environ.get("LOAD_CPUS", "1"))
+    parser.add_argument("--logs", default=logs)
+    return parser
+
+
+def parse_bench_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    args = parser.parse_args()
+    args.dsn = make_url(args.dsn).set(drivername="postgresql+asyncpg").render_as_string(False)
+    return args
+
+
+def main() -> None:
+    parser = bench_arguments(__doc__, "qv_bench", "/tmp/qv-bench-logs")
+    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--stall", type=int, nargs="*", default=[256], help="stall-check conns")
     parser.add_argument("--two-workers-cpus", default=os.environ.get("TWO_WORKERS_CPUS", "0,1"))
     parser.add_argument(
         "--only", nargs="*", default=["one", "two", "storm", "sentry"], help="parts to run"
     )
-    parser.add_argument("--logs", default="/tmp/qv-bench-logs")
     parser.add_argument("--markdown", help="also write the table to this file")
-    args = parser.parse_args()
-    args.dsn = make_url(args.dsn).set(drivername="postgresql+asyncpg").render_as_string(False)
+    args = parse_bench_arguments(parser)
 
     ids = asyncio.run(seed(args.dsn))
     bench = Bench(args, ids)

@@ -11,6 +11,6 @@ export UV_PROJECT_ENVIRONMENT="$PWD/.venv-serve"
 # Fewer malloc arenas: each Argon2 hash borrows ~19 MiB in a worker thread, and glibc would keep
 # one arena of freed buffers per thread.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
-# --no-proxy-headers: the app alone decides whose X-Forwarded-For to believe (TRUSTED_PROXIES).
-exec "${UV[@]}" run --no-sync uvicorn app.main:app --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
-  --no-proxy-headers
+# The server production runs (app/serve.py), with its bounds on slow, large and surplus clients;
+# HOST and PORT default to 127.0.0.1:8000 (settings, .env).
+exec "${UV[@]}" run --no-sync python -m app.serve

@@ -13,6 +13,12 @@ if [ ! -x "$BUGSINK_VENV/bin/gunicorn" ]; then
   "${UV[@]}" venv --quiet --python ">=3.11" "$BUGSINK_VENV"
   "${UV[@]}" pip install --quiet --python "$BUGSINK_VENV/bin/python" "bugsink==2.6.2"
 fi
+# The page tests drive Debian's Chromium through Playwright (never a browser Playwright downloads).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian package) for the browser tests" >&2
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get install -y -q chromium >/dev/null 2>&1 || { $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium; }
+fi
 echo "== pass 1: PostgreSQL"
 "${UV[@]}" run --no-sync pytest "$@"
 echo "== pass 2: SQLite"

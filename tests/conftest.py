@@ -26,7 +26,15 @@ from app.settings import Settings, normalise_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-TABLES = ("store_aliases", "sessions", "products", "users", "rate_limit_counters")
+TABLES = (
+    "feedback",
+    "delivery_jobs",
+    "store_aliases",
+    "sessions",
+    "products",
+    "users",
+    "rate_limit_counters",
+)
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
 FAST_HASHING = {
     "ARGON2_TIME_COST": 1,

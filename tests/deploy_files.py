@@ -23,6 +23,7 @@ DASHBOARD_SAMPLES = {
     "S3_PUBLIC_BASE_URL": "https://photos.quickvendor.example.com",
     "S3_ACCESS_KEY_ID": "sample-key-id",
     "S3_SECRET_ACCESS_KEY": secrets.token_urlsafe(24),
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/sample",
 }
 
 
@@ -77,6 +78,20 @@ def blueprint() -> dict[str, Any]:
 def web_service() -> dict[str, Any]:
     [service] = [s for s in blueprint()["services"] if s["type"] == "web"]
     return service
+
+
+def commented_worker_service() -> dict[str, Any]:
+    """The background worker service render.yaml carries commented out (a paid plan), as Render
+    would read it once uncommented."""
+    lines = (ROOT / "render.yaml").read_text().splitlines()
+    start = lines.index("  # - type: worker")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("  #"):
+            break
+        block.append(re.sub(r"^  # ?", "", line))
+    [service] = yaml.safe_load("\n".join(block))
+    return dict(service)
 
 
 def python_modules(command: list[str] | str) -> list[str]:

@@ -1,12 +1,14 @@
-"""Real servers for tests that need them: the API under uvicorn, in its own process."""
+"""Real servers for tests that need them: the API as production runs it (`python -m app.serve`)."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -57,27 +59,61 @@ def wait_until_live(base_url: str, process: subprocess.Popen[bytes], timeout: fl
     raise TimeoutError(f"server at {base_url} not live after {timeout}s")
 
 
+@dataclass
+class ApiServer:
+    """The server production runs (`python -m app.serve`) on a fixed port, so it can be stopped,
+    gracefully or by a crash, and started again at the same address."""
+
+    env: dict[str, str]
+    log_path: Path
+    workers: int = 1
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        listen = {"HOST": "127.0.0.1", "PORT": str(self.port), "WEB_CONCURRENCY": str(self.workers)}
+        command = [sys.executable, "-m", "app.serve"]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603
+                command,
+                cwd=ROOT,
+                env={**self.env, **listen},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        wait_until_live(self.base_url, self.process, timeout=60)
+
+    def stop(self, *, crash: bool = False) -> None:
+        """SIGTERM (uvicorn's graceful shutdown, then the app's lifespan), or SIGKILL to every
+        process of the server at once (a crash: nothing runs after it)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if crash:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 @contextmanager
 def running_api(
     env: dict[str, str], log_path: Path, *, workers: int = 1, port: int | None = None
 ) -> Iterator[str]:
-    """uvicorn serving the app (proxy headers left to the app); yields its base URL."""
-    port = port or free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--no-proxy-headers",
-        "--no-access-log",
-    ]  # fmt: skip
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)  # noqa: S603
+    """The server production runs (`python -m app.serve`); yields its base URL."""
+    server = ApiServer(env, log_path, workers=workers, port=port or free_port())
     try:
-        wait_until_live(base_url, process, timeout=60)
-        yield base_url
+        server.start()
+        yield server.base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from tests.deploy_files import (
     ROOT,
     blueprint,
     blueprint_environment,
+    commented_worker_service,
     dockerfile,
     final_stage,
     image_env,
@@ -74,6 +76,19 @@ def test_dockerfile_builds_from_the_lock_and_runs_slim_and_unprivileged() -> Non
     assert modules == ["app.healthcheck", "app.prestart", "app.serve"]
     for module in modules:
         assert importlib.util.find_spec(module) is not None, module
+
+
+def test_the_local_script_migrates_then_runs_the_production_server() -> None:
+    # The bounds on clients live in app/server/, reached only through `python -m app.serve`.
+    lines = [
+        line.strip()
+        for line in (ROOT / "scripts" / "serve.sh").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    migrate = next(i for i, line in enumerate(lines) if "alembic upgrade head" in line)
+    assert lines[-1].startswith("exec ") and lines[-1].endswith("python -m app.serve")
+    assert migrate < len(lines) - 1
+    assert not any("uvicorn" in line for line in lines)
 
 
 def test_dockerignore_keeps_tests_caches_secrets_and_databases_out() -> None:
@@ -141,6 +156,44 @@ def test_blueprint_declares_the_key_value_store_the_limits_use() -> None:
     declared = {(s["type"], s["name"]) for s in blueprint()["services"]}
     assert (source["type"], source["name"]) in declared
     assert env["STORAGE_BACKEND"]["value"] == "s3"
+
+
+def test_the_commented_worker_service_runs_delivery_with_the_web_services_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for field in Settings.model_fields:
+        monkeypatch.delenv(field, raising=False)
+    web = web_service()
+    web_env = blueprint_environment()
+    assert web_env["DELIVERY_WORKER_IN_PROCESS"] == "true"
+    assert "SLACK_WEBHOOK_URL" in web_env
+    worker = commented_worker_service()
+    assert (worker["type"], worker["runtime"]) == ("worker", "docker")
+    assert worker["dockerfilePath"] == web["dockerfilePath"]
+    [module] = python_modules(worker["dockerCommand"])
+    assert module == "app.worker" and importlib.util.find_spec(module) is not None
+    env: dict[str, str] = {}
+    for item in worker["envVars"]:
+        key = item["key"]
+        assert key in Settings.model_fields, f"{key} is not a setting"
+        if "fromService" in item:
+            source = item["fromService"]
+            assert (source["type"], source["name"]) == ("web", web["name"])
+            env[key] = web_env[source["envVarKey"]]
+        elif "fromDatabase" in item:
+            assert item["fromDatabase"] == web_env_item(web, "DATABASE_URL")["fromDatabase"]
+            env[key] = web_env["DATABASE_URL"]
+        else:
+            assert not any(word in key for word in SECRET_WORDS), f"{key} has a literal value"
+            env[key] = str(item["value"])
+    # The process passes the production checks with what it is given, and can post to Slack.
+    settings = production_settings(env)
+    assert settings.is_production and settings.slack_configured
+
+
+def web_env_item(service: dict[str, Any], key: str) -> dict[str, Any]:
+    [item] = [item for item in service["envVars"] if item["key"] == key]
+    return dict(item)
 
 
 def tool(name: str) -> str:

@@ -4,7 +4,7 @@
 - models use only models and domain; schemas only schemas and domain;
 - services never import the API; nothing below app.api imports app.api;
 - the plumbing (settings, db, http, observability, security, storage, ratelimit, images,
-  fastpath) imports neither routes nor services;
+  fastpath, server, delivery) imports neither routes nor services;
 - only the app factory and the command-line entry points read the process-wide settings.
 """
 
@@ -25,6 +25,8 @@ PLUMBING = (
     "ratelimit",
     "images",
     "fastpath",
+    "server",
+    "delivery",
 )
 SETTINGS_READERS = ("get_settings", "load_settings")
 

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import SessionDep, SettingsDep
 from app.models import User
@@ -128,6 +129,26 @@ def live_session(request: Request, bearer: str | None) -> dict[str, object]:
     if params is None:
         raise unauthorized()
     return params
+
+
+async def cookie_vendor_id(
+    request: Request, session: AsyncSession, settings: Settings
+) -> str | None:
+    """For calls anyone may make that only note who sent them: the vendor of a live session
+    cookie on a request from an allowed origin, else None (an expired or forged cookie makes
+    an anonymous call, never a 401)."""
+    cookie = request.cookies.get(settings.COOKIE_NAME)
+    if not cookie:
+        return None
+    if request.method not in SAFE_METHODS and not allowed_origin(
+        request, settings, request_origin(request)
+    ):
+        return None
+    auth = await resolve_token(session, settings, token=cookie)
+    if auth is None:
+        return None
+    set_user_context(auth.user.id)
+    return auth.user.id
 
 
 async def get_current_user(auth: Annotated[Authenticated, Depends(get_authenticated)]) -> User:

@@ -1,4 +1,5 @@
-"""Who may try how often: login, registration, password checks and click counting, per client.
+"""Who may try how often: login, registration, password checks, click counting and feedback, per
+client.
 
 Login counts every attempt per address, and attempts per (normalised email, address) until one
 succeeds. The second is keyed on the submitted email whether or not an account exists, so a 429
@@ -27,6 +28,7 @@ TOO_MANY_LOGINS = "Too many login attempts, please retry later"
 TOO_MANY_REGISTRATIONS = "Too many sign-ups from this network, please retry later"
 TOO_MANY_PASSWORD_CHECKS = "Too many password attempts, please retry later"
 PASSWORD_CHECK_RUNNING = "This account's password is being checked already, please retry"
+TOO_MANY_REPORTS = "Too many feedback reports from this network, please retry later"
 
 
 def client_ip(request: Request) -> str:
@@ -120,3 +122,11 @@ async def counted_click(
         if first:
             await limiter.reset("click", product_id, client)
         raise
+
+
+async def limit_feedback(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
+    """Count a feedback report from this address; 429 past FEEDBACK_RATE_LIMIT per window."""
+    hit = await limiter.hit(
+        "feedback-ip", client_ip(request), window=settings.FEEDBACK_RATE_LIMIT_WINDOW_SECONDS
+    )
+    _refuse_if_over(hit, settings.FEEDBACK_RATE_LIMIT, TOO_MANY_REPORTS)

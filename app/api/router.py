@@ -6,7 +6,7 @@ public template, which the access log and Sentry's transaction names read.
 
 from fastapi import FastAPI
 
-from app.api.routes import auth, health, photos, products, sentry_test, store, users
+from app.api.routes import auth, feedback, health, photos, products, sentry_test, store, users
 from app.api.routes.media import mount_media
 from app.fastpath.shortcuts import install_shortcuts
 
@@ -14,7 +14,7 @@ from app.fastpath.shortcuts import install_shortcuts
 def include_routes(app: FastAPI) -> None:
     # Matched in this order: the shoppers' storefront and the vendors' list first, as no other
     # route shares their paths, so the hottest requests try the fewest routes.
-    for module in (store, products, photos, auth, users, sentry_test, health):
+    for module in (store, products, photos, auth, users, feedback, sentry_test, health):
         app.include_router(module.router)
     install_shortcuts(app)
     mount_media(app)

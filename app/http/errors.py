@@ -3,6 +3,7 @@
 On the service's HTML pages the same answer is a small HTML page (with the request id) instead.
 """
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
@@ -13,8 +14,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
-from starlette.types import ExceptionHandler
+from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 from app.db.errors import DatabaseUnavailableError, UnstorableTextError, is_unavailable
 from app.observability.context import current_request_id
@@ -26,6 +28,7 @@ logger = logging.getLogger("app.errors")
 unhandled_logger = logging.getLogger(UNHANDLED_LOGGER)
 
 _LOCATION_ROOTS = {"body", "query", "path", "header", "cookie"}
+_LOGGED = "_quickvendor_logged"
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
 RETRY_AFTER = "5"
 
@@ -114,7 +117,51 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
     unhandled_logger.error(
         "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
     )
+    # An exception with __slots__ cannot be marked; it is then logged once more on its way out.
+    with contextlib.suppress(AttributeError):
+        setattr(exc, _LOGGED, True)
     return answer(request, 500, "Internal server error")
+
+
+async def keep_connection_after_error(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run `app`; an error it raises once its response has gone out whole stops here.
+
+    Starlette re-raises every unhandled error after answering it 500, so that the server and
+    Sentry see it. Sentry's wrapper is inside this one and has reported it by now; uvicorn, if it
+    saw it, would close the keep-alive connection behind the complete 500 without saying
+    `Connection: close`, and the client's next request on it would fail. A response cut off
+    midway still raises: only closing the connection can tell the client it is incomplete.
+    """
+    complete = False
+
+    async def send_and_note(message: Message) -> None:
+        nonlocal complete
+        await send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            complete = True
+
+    try:
+        await app(scope, receive, send_and_note)
+    except Exception as exc:
+        if not complete:
+            raise
+        if not getattr(exc, _LOGGED, False):
+            unhandled_logger.error(
+                "unhandled %s after the response to %s %s",
+                type(exc).__name__,
+                scope.get("method"),
+                scope.get("path"),
+                exc_info=exc,
+            )
+
+
+async def _client_disconnect(request: Request, exc: ClientDisconnect) -> Response:
+    # The client left (or the server dropped it for sending too slowly) before its body was
+    # whole: nothing to fix and no one to answer; the status is for the access line.
+    logger.info("client left before its request was complete")
+    return answer(request, 400, "The request was not received whole")
 
 
 async def _database_error(request: Request, exc: SQLAlchemyError) -> Response:
@@ -130,6 +177,7 @@ def install_error_handlers(app: FastAPI, html: HTMLErrors | None = None) -> None
         StarletteHTTPException: _http_exception,
         RequestValidationError: _validation_error,
         UnstorableTextError: _unstorable_text,
+        ClientDisconnect: _client_disconnect,
         PoolTimeoutError: _database_unavailable,
         DatabaseUnavailableError: _database_unavailable,
         ConnectionError: _database_unavailable,

@@ -44,7 +44,7 @@ def photo_form_paths(routes: Sequence[BaseRoute]) -> list[re.Pattern[str]]:
 
 def middleware(settings: Settings, routes: Sequence[BaseRoute]) -> list[Middleware]:
     """Every layer around the app, outermost first."""
-    hsts = settings.HSTS_MAX_AGE_SECONDS if settings.is_production else None
+    hsts = settings.hsts_max_age
     proxies = TrustedProxies(settings.TRUSTED_PROXIES, settings.TRUSTED_PROXY_EXTRA_HOPS)
     larger = [(path, settings.PRODUCT_FORM_MAX_BYTES) for path in photo_form_paths(routes)]
     return [

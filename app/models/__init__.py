@@ -1,6 +1,8 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
 from app.models.base import Base
+from app.models.delivery import DeliveryJob, JobStatus
+from app.models.feedback import Feedback
 from app.models.product import Product
 from app.models.rate_limit import RateLimitCounter
 from app.models.session import UserSession
@@ -9,6 +11,9 @@ from app.models.user import User
 
 __all__ = [
     "Base",
+    "DeliveryJob",
+    "Feedback",
+    "JobStatus",
     "Product",
     "RateLimitCounter",
     "StoreAlias",

@@ -17,8 +17,13 @@ from app.settings import Settings
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
-# Attributes every LogRecord has; anything else was passed through `extra=`.
-_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else was passed through `extra=` (except uvicorn's
+# copy of its message with terminal colours, which no log line needs).
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 ACCESS_LOGGER = "app.access"
 EVENTS_LOGGER = "app.events"
 UNHANDLED_LOGGER = "app.errors.unhandled"
@@ -117,3 +122,5 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.LOG_LEVEL.upper())
     # uvicorn's own access log would duplicate ours, without the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request's full URL at INFO; a Slack webhook's URL is its credential.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

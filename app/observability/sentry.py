@@ -16,13 +16,14 @@ import sentry_sdk
 from sentry_sdk.integrations.asyncio import AsyncioIntegration
 from sentry_sdk.integrations.asyncpg import AsyncPGIntegration
 from sentry_sdk.integrations.fastapi import FastApiIntegration
+from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
 from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 from sentry_sdk.types import Event, Hint
 
-from app.observability.context import set_current_user_id
+from app.observability.context import RequestContext, request_context, set_current_user_id
 from app.observability.logging import ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER
 from app.observability.redaction import FILTERED, redact_text
 from app.settings import Settings
@@ -210,8 +211,10 @@ def _start_sdk(settings: Settings, failed: set[int]) -> None:
                 level=logging.INFO, event_level=logging.ERROR, sentry_logs_level=None
             ),
         ],
-        # SQLAlchemy already records every statement; asyncpg's spans would repeat them.
-        disabled_integrations=[AsyncPGIntegration()],
+        # SQLAlchemy already records every statement; asyncpg's spans would repeat them. The
+        # httpx integration would record every outgoing URL (a Slack webhook's URL is its
+        # credential) and send trace headers to third parties.
+        disabled_integrations=[AsyncPGIntegration(), HttpxIntegration()],
     )
 
 
@@ -286,3 +289,20 @@ def db_span(statement: str, system: str) -> contextlib.AbstractContextManager[ob
     span = parent.start_child(op="db", name=statement, origin="manual")
     span.set_data("db.system", system)
     return span
+
+
+@contextlib.contextmanager
+def background_context(request_id: str | None) -> Iterator[None]:
+    """Work done later for a request (a queued delivery): its log lines carry that request's id,
+    and its Sentry events the `request_id` tag, in a scope of its own."""
+    token = request_context.set(RequestContext(request_id=request_id or "-"))
+    try:
+        if not is_enabled():
+            yield
+            return
+        with sentry_sdk.new_scope() as scope:
+            if request_id:
+                scope.set_tag("request_id", request_id)
+            yield
+    finally:
+        request_context.reset(token)

@@ -103,7 +103,7 @@ async def store_page(
         products = [_PAGE_PRODUCT.body(row) for row in rows if row[_PAGE_PRODUCT_ID] is not None]
         first = rows[0]
         return StorePage(
-            body=_PAGE_VENDOR.body(first, products=products),
+            body=_PAGE_VENDOR.body(first, {"products": products}),
             total=int(first[_PAGE_TOTAL]),
             vendor_id=first[_PAGE_VENDOR_ID],
         )
@@ -114,7 +114,7 @@ async def store_page(
     if vendor is None:
         return None
     return StorePage(
-        body=_FOUND_VENDOR.body(vendor, products=[]),
+        body=_FOUND_VENDOR.body(vendor, {"products": []}),
         total=int(vendor[_FOUND_TOTAL]),
         vendor_id=vendor[_FOUND_VENDOR_ID],
     )

@@ -12,6 +12,8 @@ from pydantic import ValidationError, model_validator
 from app.settings.auth import MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_CHARACTERS, AuthSettings
 from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
+from app.settings.delivery import DeliverySettings
+from app.settings.feedback import FeedbackSettings
 from app.settings.limits import LimitSettings
 from app.settings.observability import ObservabilitySettings
 from app.settings.server import ServerSettings
@@ -37,6 +39,8 @@ class Settings(
     StorageSettings,
     LimitSettings,
     StoreSettings,
+    DeliverySettings,
+    FeedbackSettings,
 ):
     """Every setting; each concern's fields and rules live in its own mixin."""
 

@@ -20,6 +20,16 @@ class ServerSettings(EnvironmentSettings):
     RENDER_CPU_COUNT: float | None = Field(default=None, gt=0)
     # On SIGTERM, in-flight requests get this long to finish (Render waits 30 s by default).
     GRACEFUL_SHUTDOWN_SECONDS: int = Field(default=20, ge=1)
+    # Bounds on what one client can hold (app/server/protocol.py). Headers: at most this size
+    # (431 above), whole within this time of the request's first byte (408, closed). Body: whole
+    # within REQUEST_BODY_TIMEOUT_SECONDS of the headers, plus one second for every
+    # REQUEST_BODY_MIN_BYTES_PER_SECOND received (a big upload on a slow link gets through, a
+    # client trickling bytes is dropped). Connections per worker: one more is answered 503.
+    REQUEST_HEADERS_MAX_BYTES: int = Field(default=16 * 1024, ge=1024)
+    REQUEST_HEADERS_TIMEOUT_SECONDS: float = Field(default=30, gt=0)
+    REQUEST_BODY_TIMEOUT_SECONDS: float = Field(default=30, gt=0)
+    REQUEST_BODY_MIN_BYTES_PER_SECOND: int = Field(default=16 * 1024, ge=1)
+    MAX_CONNECTIONS_PER_WORKER: int = Field(default=1000, ge=1)
 
     # Origin the API is reached at, for absolute URLs; Render sets RENDER_EXTERNAL_URL.
     PUBLIC_BASE_URL: str | None = None
@@ -61,6 +71,11 @@ class ServerSettings(EnvironmentSettings):
         if self.WEB_CONCURRENCY is not None:
             return self.WEB_CONCURRENCY
         return max(1, math.ceil(self.RENDER_CPU_COUNT or 1))
+
+    @property
+    def hsts_max_age(self) -> int | None:
+        """Strict-Transport-Security's max-age, production only (other hosts may be plain HTTP)."""
+        return self.HSTS_MAX_AGE_SECONDS if self.is_production else None
 
     @property
     def public_base_url(self) -> str:

@@ -3,13 +3,16 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import sentry_sdk
 import uvicorn
 from fastapi import FastAPI
 
-from tests.observability.conftest import Observe
+from tests.observability.bugsink import Bugsink
+from tests.observability.conftest import RELEASE, Observe
+from tests.servers import running_api, server_env
 
 
 @asynccontextmanager
@@ -53,3 +56,32 @@ async def test_request_tags_reach_the_transaction_and_errors_arrive_once(
     [transaction] = [t for t in recorder.transactions() if t["transaction"] == "/api/products"]
     assert transaction["tags"]["request_id"] == listed.headers["X-Request-ID"]
     assert transaction["user"] == {"id": ada.user["id"]}
+
+
+def test_a_500_keeps_its_connection_and_reaches_sentry_once(
+    database_url: str, bugsink: Bugsink, tmp_path: Path
+) -> None:
+    """The server production runs, reporting to Bugsink: the error that stops short of uvicorn
+    (so the keep-alive connection survives) has still been reported, exactly once."""
+    project_id, dsn = bugsink.create_project("keep-alive-after-500")
+    env = server_env(database_url, SENTRY_DSN=dsn, SENTRY_RELEASE=RELEASE)
+    server = running_api(env, tmp_path / "server.log")
+    with server as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+        failed = http.get("/api/sentry/test-error")
+        assert failed.status_code == 500
+        sent = http.get("/api/sentry/test-message")
+        assert sent.status_code == 200
+        # One connection for both.
+        [first, second] = [r.extensions["network_stream"] for r in (failed, sent)]
+        assert first.get_extra_info("client_addr") == second.get_extra_info("client_addr")
+    # The server has exited, flushing Sentry: everything it was going to send has been sent.
+    bugsink.wait_for_events(project_id, 2)
+    events = bugsink.events(project_id)
+    errors = [event for event in events if "exception" in event]
+    assert len(errors) == 1, errors
+    [error] = errors
+    assert error["exception"]["values"][-1]["type"] == "SentryTestError"
+    assert error["exception"]["values"][-1]["mechanism"]["handled"] is False
+    assert error["tags"]["request_id"] == failed.headers["X-Request-ID"]
+    assert error["transaction"] == "/api/sentry/test-error"
+    assert sent.json()["event_id"] in {event["event_id"] for event in events}
