@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_uv.sh
+# An environment of its own, without the dev tools: the test command's .venv keeps them, so
+# serving while the tests run never uninstalls pytest from under them.
+export UV_PROJECT_ENVIRONMENT="$PWD/.venv-serve"
 "${UV[@]}" sync --locked --no-dev
 "${UV[@]}" run --no-sync alembic upgrade head
 # Fewer malloc arenas: each Argon2 hash borrows ~19 MiB in a worker thread, and glibc would keep

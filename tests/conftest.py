@@ -38,7 +38,12 @@ TABLES = (
     "photos",
 )
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
-FAST_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+FAST_HASHING = {
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 1024,
+    "ARGON2_PARALLELISM": 1,
+    "PASSWORD_LEGACY_BCRYPT_ROUNDS": 4,
+}
 FRONTEND = "http://localhost:3000"
 PASSWORD = "correct-horse-42"
 TEST_MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="quickvendor-test-media-"))

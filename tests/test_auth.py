@@ -2,7 +2,9 @@
 
 import asyncio
 import os
+import statistics
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,10 +17,19 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.main import create_app
 from app.security.passwords import HASHING_NICE
 from app.security.tokens import InvalidTokenError, create_access_token, decode_access_token
 from app.settings import Settings
-from tests.conftest import FRONTEND, PASSWORD, bearer, login, register
+from tests.conftest import (
+    FRONTEND,
+    PASSWORD,
+    bearer,
+    client_for,
+    login,
+    make_settings,
+    register,
+)
 
 
 async def test_login_returns_token_and_httponly_cookie(client: httpx.AsyncClient) -> None:
@@ -245,6 +256,41 @@ async def test_legacy_bcrypt_hash_logs_in_and_is_upgraded(
     assert wrong.status_code == 401
 
 
+async def test_a_failed_login_takes_as_long_whatever_failed(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """No timing difference between an unknown email, a wrong password on an Argon2 account and
+    one on an account still on bcrypt (here at the earlier backend's 12 rounds: many times the
+    cost of the tests' Argon2), so failed logins do not tell which accounts exist or are old."""
+    app = create_app(make_settings(database_url, PASSWORD_LEGACY_BCRYPT_ROUNDS=12))
+    try:
+        async with client_for(app) as client:
+            await register(client, "new@example.com")
+            await register(client, "old@example.com")
+            legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=12)).decode()
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE users SET hashed_password = :h WHERE email = :e"),
+                    {"h": legacy, "e": "old@example.com"},
+                )
+            taken: dict[str, list[float]] = {}
+            for _ in range(4):
+                for email in ("nobody@example.com", "new@example.com", "old@example.com"):
+                    started = time.perf_counter()
+                    response = await client.post(
+                        "/api/auth/login", json={"email": email, "password": "wrong-password"}
+                    )
+                    taken.setdefault(email, []).append(time.perf_counter() - started)
+                    assert response.status_code == 401
+    finally:
+        await app.state.engine.dispose()
+    # Medians, which a loaded machine moves together: within a factor of two of each other
+    # (unpadded, the unknown email and the Argon2 account took a few per cent of bcrypt's time).
+    medians = {email: statistics.median(times) for email, times in taken.items()}
+    slowest, fastest = max(medians.values()), min(medians.values())
+    assert fastest >= slowest / 2, medians
+
+
 async def test_bcrypt_long_password_uses_first_72_bytes(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
@@ -374,3 +420,55 @@ async def test_a_cross_site_login_form_is_refused(
     )
     assert response.status_code == expected, response.text
     assert ("set-cookie" in response.headers) is (expected == 200)
+
+
+API_ORIGIN = "https://api.quickvendor.example"
+SHOP = "https://shop.quickvendor.example"
+
+
+@pytest.mark.parametrize("public_base_url", [API_ORIGIN, f"{API_ORIGIN}/v1/"])
+async def test_production_login_and_forms_allow_the_apis_own_origin_only(
+    database_url: str, engine: AsyncEngine, public_base_url: str
+) -> None:
+    """Production-like: the API's own origin is PUBLIC_BASE_URL's (a path after it or not), not
+    whatever host a request names; the frontend's origins pass, anything else is refused."""
+    settings = make_settings(
+        database_url,
+        ENVIRONMENT="production",
+        ALLOW_SQLITE_IN_PRODUCTION=True,
+        PUBLIC_BASE_URL=public_base_url,
+        CORS_ORIGINS=[SHOP],
+    )
+    app = create_app(settings)
+    try:
+        async with client_for(app) as client:
+            await register(client, "ada@example.com")
+            form = {"username": "ada@example.com", "password": PASSWORD}
+            cookie = ""
+            for origin, expected in (
+                (API_ORIGIN, 200),
+                (API_ORIGIN.upper(), 200),
+                (SHOP, 200),
+                (None, 200),
+                ("https://evil.example", 403),
+                ("http://testserver", 403),  # the request's own host counts in development only
+                ("null", 403),
+            ):
+                client.cookies.clear()
+                headers = {"Origin": origin} if origin else {}
+                response = await client.post("/api/auth/login", data=form, headers=headers)
+                assert response.status_code == expected, (origin, response.text)
+                set_cookie = response.headers.get("set-cookie", "")
+                assert bool(set_cookie) is (expected == 200), origin
+                if expected == 200:
+                    assert "Secure" in set_cookie and "samesite=none" in set_cookie.lower()
+                    cookie = set_cookie.split(";", 1)[0]
+            client.cookies.clear()
+            product = {"name": "Gele", "price": "10"}
+            for origin, expected in ((API_ORIGIN, 201), (SHOP, 201), ("https://evil.example", 403)):
+                response = await client.post(
+                    "/api/products", json=product, headers={"Origin": origin, "Cookie": cookie}
+                )
+                assert response.status_code == expected, (origin, response.text)
+    finally:
+        await app.state.engine.dispose()

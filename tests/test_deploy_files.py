@@ -1,7 +1,9 @@
 """The Dockerfile and the Render Blueprint: linted, and checked against the code they start."""
 
 import importlib.util
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,7 @@ from tests.deploy_files import (
     python_modules,
     web_service,
 )
+from tests.servers import free_port, wait_until_live
 
 SECRET_WORDS = ("SECRET", "TOKEN", "DSN", "PASSWORD", "DATABASE_URL", "KEY")
 
@@ -191,3 +194,57 @@ def test_the_commented_worker_service_runs_delivery_with_the_web_services_settin
 def web_env_item(service: dict[str, Any], key: str) -> dict[str, Any]:
     [item] = [item for item in service["envVars"] if item["key"] == key]
     return dict(item)
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    assert found, f"{name} is not on PATH"
+    return found
+
+
+def fresh_checkout(into: Path) -> Path:
+    """The project's tracked files, as a fresh clone has them."""
+    listed = subprocess.run(
+        [tool("git"), "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    )
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, into / name)
+    return into
+
+
+def test_serving_leaves_the_test_environment_alone(tmp_path: Path) -> None:
+    """README's two commands on one fresh checkout: the test command fills `.venv` with the dev
+    tools, and serving installs into an environment of its own, so running the API while the
+    tests run never removes pytest from under them."""
+    clone = fresh_checkout(tmp_path / "clone")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }
+    collected = subprocess.run(
+        [tool("bash"), "scripts/test.sh", "--collect-only", "-q", "tests/test_smoke.py"],
+        cwd=clone, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    port = free_port()
+    serving = {
+        **env,
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "LOG_LEVEL": "WARNING",
+    }
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [tool("bash"), "scripts/serve.sh"], cwd=clone, env=serving, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_until_live(f"http://127.0.0.1:{port}", server, timeout=300)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    for module in ("pytest", "moto", "ruff"):
+        found = subprocess.run([clone / ".venv" / "bin" / "python", "-c", f"import {module}"])
+        assert found.returncode == 0, f"{module} was removed from the test environment"

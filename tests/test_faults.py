@@ -5,14 +5,18 @@ fails half way leaves nothing behind. Time bounds are generous: they catch hangs
 """
 
 import asyncio
+import io
+import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from alembic import command
+from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,6 +37,8 @@ from tests.servers import free_port, running_api, server_env
 pytestmark = postgres_only
 
 HANG_BOUND = 20.0
+# Crashes of the database while clients keep writing.
+CRASHES = 3
 NEW_VENDOR = {"email": "new@example.com", "password": PASSWORD, "whatsapp_number": "08011111111"}
 SERVER_SETTINGS = {
     "RATE_LIMIT_ENABLED": "true",  # counters in the database: they must fail open too
@@ -73,8 +79,13 @@ def api_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api(cluster: PrivateCluster, api_log: Path) -> Iterator[str]:
-    env = server_env(cluster.url("qv"), **SERVER_SETTINGS)
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="module")
+def api(cluster: PrivateCluster, api_log: Path, media: Path) -> Iterator[str]:
+    env = server_env(cluster.url("qv"), MEDIA_ROOT=str(media), **SERVER_SETTINGS)
     with running_api(env, api_log, workers=2) as base_url:
         yield base_url
 
@@ -223,3 +234,208 @@ async def test_dead_database_address(database_url: str) -> None:
             assert (await client.get("/api/health/live")).status_code == 200
     finally:
         await application.state.engine.dispose()
+
+
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+PHOTO = jpeg()
+# A trigger that kills the connection writing the table: while the statement runs, or (deferred)
+# at its COMMIT. pg_sleep makes the backend act on its own termination at once.
+KILL_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION qv_kill() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); "
+    "RETURN NULL; END $$"
+)
+KILL_AT = {
+    "statement": "CREATE TRIGGER qv_kill BEFORE INSERT OR UPDATE OR DELETE ON {table} "
+    "FOR EACH ROW EXECUTE FUNCTION qv_kill()",
+    "commit": "CREATE CONSTRAINT TRIGGER qv_kill AFTER INSERT OR UPDATE OR DELETE ON {table} "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION qv_kill()",
+}
+Call = Callable[[httpx.Client, dict[str, Any]], httpx.Response]
+STEP_ROUTES: dict[str, tuple[str, Call]] = {
+    "create product": ("products", lambda c, v: c.post(
+        "/api/products", json={"name": "Hat", "price": "10"}, headers=v["auth"])),
+    "create with a photo": ("products", lambda c, v: c.post(
+        "/api/products", data={"name": "Cap", "price": "12"},
+        files={"image_1": ("a.jpg", PHOTO, "image/jpeg")}, headers=v["auth"])),
+    "update product": ("products", lambda c, v: c.put(
+        f"/api/products/{v['product']}", json={"price": "21"}, headers=v["auth"])),
+    "upload a photo": ("products", lambda c, v: c.post(
+        f"/api/products/{v['product']}/images/upload", data={"image_slot": "2"},
+        files={"image": ("b.jpg", PHOTO, "image/jpeg")}, headers=v["auth"])),
+    "remove a photo": ("products", lambda c, v: c.delete(
+        f"/api/products/{v['product']}/images/1", headers=v["auth"])),
+    "delete product": ("products", lambda c, v: c.delete(
+        f"/api/products/{v['product']}", headers=v["auth"])),
+    "count a click": ("products", lambda c, v: c.post(
+        f"/api/products/{v['product']}/track-click")),
+    "register": ("users", lambda c, v: c.post(
+        "/api/users/register", json={**NEW_VENDOR, "email": "steps-new@example.com"})),
+    "update profile": ("users", lambda c, v: c.patch(
+        "/api/users/me", json={"whatsapp_number": "08012345678"}, headers=v["auth"])),
+    "rename store": ("users", lambda c, v: c.put(
+        "/api/users/me/store", json={"store_name": "Renamed"}, headers=v["auth"])),
+    "upload banner": ("users", lambda c, v: c.post(
+        "/api/users/me/banner", files={"banner": ("c.jpg", PHOTO, "image/jpeg")},
+        headers=v["auth"])),
+    "remove banner": ("users", lambda c, v: c.delete("/api/users/me/banner", headers=v["auth"])),
+    "change password": ("users", lambda c, v: c.post(
+        "/api/users/me/password", headers=v["auth"],
+        json={"current_password": PASSWORD, "new_password": "another-horse-77"})),
+    "delete account": ("users", lambda c, v: c.request(
+        "DELETE", "/api/users/me", json={"password": PASSWORD}, headers=v["auth"])),
+    "log in": ("sessions", lambda c, v: c.post(
+        "/api/auth/login", json={"email": v["email"], "password": PASSWORD})),
+    "log out": ("sessions", lambda c, v: c.post("/api/auth/logout", headers=v["auth"])),
+    "refresh": ("sessions", lambda c, v: c.post("/api/auth/refresh", headers=v["auth"])),
+}  # fmt: skip
+
+
+def stored_files(media: Path) -> set[Path]:
+    return {path for path in media.rglob("*") if path.is_file()}
+
+
+def test_a_connection_lost_at_any_step_is_a_503_and_changes_nothing(
+    cluster: PrivateCluster, api: str, media: Path
+) -> None:
+    """Each write route, its connection killed during the statement and at the commit (so the
+    rollback meets a dead connection too): a 503 with Retry-After, the keep-alive connection
+    still usable, nothing written and no photo file left behind."""
+    email = "steps@example.com"
+    with httpx.Client(base_url=api, timeout=HANG_BOUND + 10) as client:
+        registered = client.post("/api/users/register", json={**NEW_VENDOR, "email": email})
+        assert registered.status_code == 201, registered.text
+        token = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        product = client.post(
+            "/api/products", data={"name": "Dress", "price": "15"},
+            files={"image_1": ("a.jpg", jpeg(), "image/jpeg")}, headers=auth,
+        )  # fmt: skip
+        assert product.status_code == 201, product.text
+        assert (
+            client.post(
+                "/api/users/me/banner",
+                files={"banner": ("d.jpg", jpeg(), "image/jpeg")},
+                headers=auth,
+            ).status_code
+            == 200
+        )
+        values = {"auth": auth, "product": product.json()["id"], "email": email}
+        before = client.get("/api/products", headers=auth).json()
+        files = stored_files(media)
+        asyncio.run(_execute(cluster.url("qv"), KILL_FUNCTION))
+        for name, (table, request) in STEP_ROUTES.items():
+            for step, trigger in KILL_AT.items():
+                asyncio.run(_execute(cluster.url("qv"), trigger.format(table=table)))
+                try:
+                    response = request(client, values)
+                finally:
+                    asyncio.run(_execute(cluster.url("qv"), f"DROP TRIGGER qv_kill ON {table}"))
+                assert response.status_code == 503, (name, step, response.text)
+                assert_unavailable(response)
+                # The connection the 503 went out on still serves the next request.
+                assert client.get("/api/health/live").status_code == 200, (name, step)
+        assert client.get("/api/products", headers=auth).json() == before
+        assert client.get("/api/users/me", headers=auth).json()["store_name"] is None
+        assert stored_files(media) == files
+        again = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        assert again.status_code == 200
+        new = client.post(
+            "/api/auth/login", json={"email": "steps-new@example.com", **{"password": PASSWORD}}
+        )
+        assert new.status_code == 401
+
+
+def test_writes_through_a_crash_are_kept_or_answered_503(cluster: PrivateCluster, api: str) -> None:
+    """Clients keep writing while PostgreSQL is killed (-m immediate) and started again: every
+    answer is the route's success or a 503 with Retry-After, never a 500 or a broken connection,
+    and every write acknowledged is there afterwards."""
+    email = "crash@example.com"
+    with httpx.Client(base_url=api, timeout=HANG_BOUND) as client:
+        client.post("/api/users/register", json={**NEW_VENDOR, "email": email})
+        token = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        created = client.post("/api/products", json={"name": "Hat", "price": "1"}, headers=auth)
+        product = created.json()["id"]
+        slug = client.get("/api/users/me", headers=auth).json()["store_slug"]
+    writers: dict[str, Callable[[httpx.Client], httpx.Response]] = {
+        "create": lambda c: c.post(
+            "/api/products", json={"name": "Hat", "price": "10"}, headers=auth
+        ),
+        "create with photo": lambda c: c.post(
+            "/api/products", data={"name": "Cap", "price": "12"},
+            files={"image_1": ("a.jpg", PHOTO, "image/jpeg")}, headers=auth,
+        ),
+        "update": lambda c: c.put(f"/api/products/{product}", json={"price": "21"}, headers=auth),
+        "photo": lambda c: c.post(
+            f"/api/products/{product}/images/upload", data={"image_slot": "2"},
+            files={"image": ("b.jpg", PHOTO, "image/jpeg")}, headers=auth,
+        ),
+        "login": lambda c: c.post("/api/auth/login", json={"email": email, "password": PASSWORD}),
+        "register": lambda c: c.post(
+            "/api/users/register", json={**NEW_VENDOR, "email": f"{uuid.uuid4().hex}@example.com"}
+        ),
+        "click": lambda c: c.post(f"/api/products/{product}/track-click"),
+        "profile": lambda c: c.patch(
+            "/api/users/me", json={"whatsapp_number": "08012345678"}, headers=auth
+        ),
+        "store": lambda c: c.get(f"/api/store/{slug}"),
+        "own list": lambda c: c.get("/api/products", headers=auth),
+    }  # fmt: skip
+    answers: list[tuple[str, httpx.Response]] = []
+    broken: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def write(kind: str) -> None:
+        # One keep-alive connection per writer, as a browser or Render's proxy keeps it.
+        with httpx.Client(base_url=api, timeout=HANG_BOUND + 10) as client:
+            while not stop.is_set():
+                try:
+                    answers.append((kind, writers[kind](client)))
+                except httpx.TransportError as exc:
+                    broken.append((kind, repr(exc)))
+
+    threads = [threading.Thread(target=write, args=(kind,)) for kind in writers for _ in (1, 2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(CRASHES):
+            time.sleep(1.0)
+            cluster.stop("immediate")
+            time.sleep(1.5)
+            cluster.start()
+            wait_for_health(api, 200)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not broken, broken
+    failed = [(kind, r.status_code, r.text[:200]) for kind, r in answers if r.status_code >= 400]
+    assert all(status == 503 for _, status, _ in failed), failed
+    for _, response in answers:
+        if response.status_code == 503:
+            assert_unavailable(response)
+    assert any(r.status_code == 503 for _, r in answers)
+    created = [
+        r.json()["id"] for kind, r in answers if kind.startswith("create") and r.status_code == 201
+    ]
+    assert created
+    assert asyncio.run(_existing(cluster.url("qv"), created)) == set(created)
+
+
+async def _existing(url: str, ids: list[str]) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT id FROM products WHERE id = ANY(:ids)"), {"ids": ids}
+            )
+            return {row.id for row in rows}
+    finally:
+        await engine.dispose()

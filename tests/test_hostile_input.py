@@ -4,6 +4,7 @@ stored harmlessly as text, never 500; every response carries the security header
 """
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -11,12 +12,14 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Message
 
 from app.domain.products import IMAGE_SLOTS
 from app.main import create_app
+from tests.asgi import answer, http_scope
 from tests.conftest import FRONTEND, PASSWORD, client_for, create_product, make_settings, vendor
 
 JSON_LIMIT = 4096
@@ -82,34 +85,16 @@ def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
 
 async def test_declared_oversized_body_is_refused_before_reading(small_app: FastAPI) -> None:
     """Straight through ASGI: the app answers 413 without asking for a single body chunk."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/users/register",
-        "raw_path": b"/api/users/register",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(50 * 1024 * 1024).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
-    sent: list[Message] = []
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(50 * 1024 * 1024).encode()),
+    ]
+    scope = http_scope("POST", "/api/users/register", headers, ("127.0.0.1", 5000))
 
     async def receive() -> Message:
         raise AssertionError("the body was read")
 
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await small_app(scope, receive, send)
+    sent = await answer(small_app, scope, receive)
     start = sent[0]
     assert start["status"] == 413
     headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
@@ -120,30 +105,78 @@ async def test_declared_oversized_body_is_refused_before_reading(small_app: Fast
     assert body["request_id"] == headers["x-request-id"]
 
 
-@pytest.mark.parametrize("path", ["/api/users/register", "/api/auth/login", "/api/products"])
-async def test_streamed_oversized_body_is_cut_off(small: httpx.AsyncClient, path: str) -> None:
+STREAMED = [
+    ("/api/users/register", "application/json", JSON_LIMIT),
+    ("/api/auth/login", "application/json", JSON_LIMIT),
+    # A photo route takes JSON too; only its multipart form gets the larger limit.
+    ("/api/products", "application/json", JSON_LIMIT),
+    ("/api/products", "application/x-www-form-urlencoded", JSON_LIMIT),
+    ("/api/products", "multipart/form-data; boundary=x", FORM_LIMIT),
+]
+
+
+@pytest.mark.parametrize(("path", "content_type", "limit"), STREAMED)
+async def test_streamed_oversized_body_is_cut_off(
+    small: httpx.AsyncClient, path: str, content_type: str, limit: int
+) -> None:
     headers = await vendor(small) if path == "/api/products" else {}
     chunk = b"x" * 1024
-    limit = FORM_LIMIT if path == "/api/products" else JSON_LIMIT
     sent = 0
 
     async def endless() -> AsyncIterator[bytes]:
         nonlocal sent
-        while sent < limit * 4:
+        if content_type.startswith("multipart/"):
+            yield b'--x\r\nContent-Disposition: form-data; name="image_1"; filename="a.jpg"\r\n\r\n'
+        while sent < FORM_LIMIT * 4:
             sent += len(chunk)
             yield chunk
 
     response = await small.post(
-        path, content=endless(), headers={**headers, "Content-Type": "application/json"}
+        path, content=endless(), headers={**headers, "Content-Type": content_type}
     )
     body = assert_error(response, 413)
     assert str(limit) in body["detail"]
+    assert sent <= limit + 2 * len(chunk)
+
+
+def body_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every route that takes a body, with its path values filled in."""
+    found = []
+    for context in iter_route_contexts(app.router.routes):
+        for method in sorted(getattr(context, "methods", None) or ()):
+            if method in {"POST", "PUT", "PATCH", "DELETE"}:
+                found.append((method, re.sub(r"{[^}]+}", "1", context.path)))
+    return found
+
+
+async def test_json_is_held_to_the_json_limit_on_every_route(
+    small_app: FastAPI, small: httpx.AsyncClient
+) -> None:
+    routes = body_routes(small_app)
+    assert ("POST", "/api/products") in routes and ("PUT", "/api/products/1") in routes
+    oversized = b'{"name": "' + b"x" * JSON_LIMIT + b'"}'
+    for method, path in routes:
+        for content_type in ("application/json", "text/plain", "application/x-www-form-urlencoded"):
+            response = await small.request(
+                method, path, content=oversized, headers={"Content-Type": content_type}
+            )
+            assert_error(response, 413)
+    # The same size as a multipart form is read on the photo routes (here: refused unsigned in).
+    form = b"--x\r\n" + oversized + b"\r\n--x--\r\n"
+    multipart = {"Content-Type": "multipart/form-data; boundary=x"}
+    for method, path in (("POST", "/api/products"), ("PUT", "/api/products/1")):
+        response = await small.request(method, path, content=form, headers=multipart)
+        assert_error(response, 401)
 
 
 async def test_product_form_gets_the_larger_limit(small: httpx.AsyncClient) -> None:
     headers = await vendor(small)
     fields = {"name": "Ankara dress", "price": "1500", "description": "d" * (JSON_LIMIT * 2)}
-    description_too_long = await small.post("/api/products", data=fields, headers=headers)
+    # The frontend's multipart form, here with an empty file input as browsers send one.
+    no_photo = {"image_1": ("", b"", "application/octet-stream")}
+    description_too_long = await small.post(
+        "/api/products", data=fields, files=no_photo, headers=headers
+    )
     # Over the JSON limit yet under the form limit: the body is read, the schema refuses it.
     assert_error(description_too_long, 422)
     photos = {

@@ -1,9 +1,17 @@
 """HTTP caching over real requests: strong ETags and 304s on the public storefront, a new ETag
-after any change a shopper could see, and `private, no-store` on everything carrying a token."""
+after any change a shopper could see, `private, no-store` on everything carrying a token, and HEAD
+answered as GET without the body."""
+
+import re
+from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import FRONTEND, create_product, login, register, vendor
+from tests.servers import running_api, server_env
 
 PUBLIC = "public, max-age=0, must-revalidate"
 NO_STORE = "private, no-store"
@@ -128,3 +136,46 @@ async def test_cookie_sessions_are_private_no_store_too(client: httpx.AsyncClien
     client.cookies.clear()
     anonymous = await client.get("/api/store/bola")
     assert anonymous.headers["Cache-Control"] == PUBLIC
+
+
+def get_paths(app: FastAPI, values: dict[str, str]) -> list[str]:
+    """Every GET route of the app (the fast ones included), with its path values filled in."""
+    paths = []
+    for context in iter_route_contexts(app.router.routes):
+        if "GET" in (getattr(context, "methods", None) or ()):
+            path = re.sub(r"{(\w+)(:\w+)?}", lambda m: values.get(m.group(1), "1"), context.path)
+            paths.append(path)
+    return sorted(set(paths))
+
+
+async def test_head_is_a_get_without_the_body_on_every_get_route(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await vendor(client)
+    product = await create_product(client, headers)
+    paths = get_paths(app, {"identifier": "ada", "product_id": product["id"], "slot": "1"})
+    for required in ("/api/store/ada", "/api/products", "/api/health/live", "/api/users/me"):
+        assert required in paths
+    for path in paths:
+        get = await client.get(path, headers=headers)
+        head = await client.head(path, headers=headers)
+        assert head.status_code == get.status_code, (path, head.status_code)
+        assert head.content == b"", path
+        for name in ("content-type", "content-length", "etag", "cache-control", "x-total-count"):
+            assert head.headers.get(name) == get.headers.get(name), (path, name)
+    # A conditional HEAD is answered like a conditional GET.
+    etag = (await client.get("/api/store/ada")).headers["ETag"]
+    assert (await client.head("/api/store/ada", headers={"If-None-Match": etag})).status_code == 304
+
+
+async def test_head_through_a_real_server_keeps_the_connection(
+    database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    with running_api(server_env(database_url), tmp_path / "server.log") as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            get = await http.get("/api/health/live")
+            head = await http.head("/api/health/live")
+            again = await http.get("/api/health/live")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert again.json() == {"status": "ok"}

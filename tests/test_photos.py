@@ -485,6 +485,42 @@ async def test_deleting_a_product_removes_its_files(
     assert (await client.get(f"/api/products/{keep['id']}", headers=headers)).status_code == 200
 
 
+async def test_an_object_another_vendors_row_uses_is_kept(
+    client: httpx.AsyncClient, engine: AsyncEngine, keys: Callable[[], set[str]]
+) -> None:
+    """The earlier backend's objects could be shared between vendors: a photo is removed only
+    when no row at all, whoever's, points at it."""
+    ada = await vendor(client)
+    bola = await vendor(client, "bola@example.com")
+    shared = await product_with_photos(client, ada, "Ada's", image_1=jpeg(color=(3, 3, 3)))
+    url = shared["image_urls"][0]
+    banner_url = await product_with_photos(client, ada, "Ada's banner", image_1=png())
+    banner = banner_url["image_urls"][0]
+    bolas = await create_product(client, bola)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE products SET image_url_3 = :url WHERE id = :id"),
+            {"url": url, "id": bolas["id"]},
+        )
+        await conn.execute(
+            text("UPDATE users SET banner_url = :url WHERE email = 'bola@example.com'"),
+            {"url": banner},
+        )
+    before = keys()
+    assert len(before) == 2
+    for product in (shared, banner_url):
+        deleted = await client.delete(f"/api/products/{product['id']}", headers=ada)
+        assert deleted.status_code == 204
+    assert keys() == before
+    gone = await client.request("DELETE", "/api/users/me", headers=ada, json={"password": PASSWORD})
+    assert gone.status_code == 204
+    assert keys() == before
+    # Once the last row lets go, the object goes.
+    assert (await client.delete(f"/api/products/{bolas['id']}", headers=bola)).status_code == 204
+    assert (await client.delete("/api/users/me/banner", headers=bola)).status_code == 204
+    assert keys() == set()
+
+
 async def test_banner_upload_replace_and_delete(
     client: httpx.AsyncClient,
     settings: Settings,

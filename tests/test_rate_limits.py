@@ -5,6 +5,7 @@ and fail open when Redis is away. Both stores run every test.
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -18,11 +19,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import Message
 
 from app.main import create_app
 from app.models import RateLimitCounter, User, UserSession
 from app.models.base import utcnow
 from app.services.maintenance import maintenance_loop, purge_stale_rows
+from tests.asgi import answer, http_scope
 from tests.conftest import PASSWORD, client_for, create_product, make_settings, register, vendor
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
@@ -321,3 +324,162 @@ async def test_maintenance_loop_keeps_purging(db_limited_app: FastAPI, engine: A
         loop.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await loop
+
+
+async def test_one_client_in_any_notation_is_one_client(limited_app: AppFactory) -> None:
+    app = limited_app(LOGIN_IP_LIMIT=100, LOGIN_ACCOUNT_LIMIT=3, TRUSTED_PROXIES=["127.0.0.1"])
+    async with client_for(app) as client:
+        await register(client, "ada@example.com")
+        for _ in range(3):
+            wrong = await try_login(client, "ada@example.com", "wrong", ip="198.51.100.7")
+            assert wrong.status_code == 401
+        # The same IPv4 client, written as IPv6 or with a port: no fresh budget.
+        for same in (
+            "::ffff:198.51.100.7",
+            "::ffff:c633:6407",
+            "0:0:0:0:0:ffff:c633:6407",
+            "[::ffff:198.51.100.7]:443",
+            "198.51.100.7:5555",
+        ):
+            assert_429(await try_login(client, "ada@example.com", PASSWORD, ip=same))
+        # An IPv6 client is its /64: any address in it is the same client.
+        for host in range(1, 4):
+            wrong = await try_login(client, "ada@example.com", "wrong", ip=f"2001:db8:5:6::{host}")
+            assert wrong.status_code == 401
+        for rotated in ("2001:db8:5:6:ffff:ffff:ffff:ffff", "2001:DB8:5:6:0:0:0:abcd"):
+            assert_429(await try_login(client, "ada@example.com", PASSWORD, ip=rotated))
+        neighbour = await try_login(client, "ada@example.com", PASSWORD, ip="2001:db8:5:7::1")
+        assert neighbour.status_code == 200, neighbour.text
+
+
+async def login_from_peer(app: FastAPI, peer: str) -> int:
+    """A login straight through ASGI from `peer`, as uvicorn reports it on a dual-stack socket."""
+    body = json.dumps({"email": "nobody@example.com", "password": "wrong"}).encode()
+    headers = [(b"content-type", b"application/json")]
+    scope = http_scope("POST", "/api/auth/login", headers, (peer, 50000))
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    sent = await answer(app, scope, receive)
+    status: int = sent[0]["status"]
+    return status
+
+
+async def test_a_dual_stack_peer_is_its_ipv4_address(limited_app: AppFactory) -> None:
+    app = limited_app(LOGIN_IP_LIMIT=2)
+    async with app.router.lifespan_context(app):
+        assert await login_from_peer(app, "198.51.100.9") == 401
+        assert await login_from_peer(app, "::ffff:198.51.100.9") == 401
+        assert await login_from_peer(app, "::ffff:c633:6409") == 429
+
+
+async def test_rotating_inside_a_64_grows_no_counter(limited_app: AppFactory) -> None:
+    app = limited_app(LOGIN_IP_LIMIT=1000, LOGIN_ACCOUNT_LIMIT=1000, TRUSTED_PROXIES=["127.0.0.1"])
+    rotations = 40
+    async with client_for(app) as client:
+        for _ in range(rotations):
+            host = ":".join(f"{secrets.randbelow(0x10000):x}" for _ in range(4))
+            response = await try_login(client, "x@example.com", "bad", ip=f"2001:db8:9:9:{host}")
+            assert response.status_code == 401
+    # Every attempt landed on the one counter of that /64, so the store holds one per limit.
+    limiter = app.state.rate_limiter
+    key = limiter.key("login-ip", "2001:db8:9:9::/64")
+    hit = await limiter.store.hit(key, 60)
+    assert hit.count == rotations + 1
+    if not app.state.settings.REDIS_URL:
+        async with app.state.engine.connect() as conn:
+            keys = (await conn.execute(text("SELECT key FROM rate_limit_counters"))).scalars()
+            kinds = sorted(key.split(":")[0] for key in keys)
+        assert kinds == ["login-account", "login-ip"]
+
+
+def _guess(path: str, password: str) -> dict[str, Any]:
+    if path.endswith("/password"):
+        return {"current_password": password, "new_password": "brand-new-horse-99"}
+    return {"password": password}
+
+
+async def check_password(
+    client: httpx.AsyncClient, headers: dict[str, str], path: str, password: str, ip: str
+) -> httpx.Response:
+    method = "POST" if path.endswith("/password") else "DELETE"
+    return await client.request(
+        method, path, json=_guess(path, password), headers={**headers, **from_ip(ip)}
+    )
+
+
+CHANGE, DELETE = "/api/users/me/password", "/api/users/me"
+
+
+def assert_too_many_guesses(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.json()["detail"] == "Too many password attempts, please retry later"
+    assert 1 <= int(response.headers["Retry-After"]) <= 900
+
+
+async def test_password_confirmed_routes_are_limited_per_account(limited_app: AppFactory) -> None:
+    app = limited_app(
+        PASSWORD_CHECK_RATE_LIMIT_ACCOUNT=3,
+        PASSWORD_CHECK_RATE_LIMIT_CLIENT=100,
+        TRUSTED_PROXIES=["127.0.0.1"],
+    )
+    async with client_for(app) as client:
+        ada = await vendor(client, "ada@example.com")
+        # A stolen token guessing from a new address each time, on either route: one budget.
+        for index, path in enumerate((CHANGE, DELETE, CHANGE)):
+            wrong = await check_password(client, ada, path, "guess", f"203.0.113.{index}")
+            assert wrong.status_code == 400, wrong.text
+        for path in (CHANGE, DELETE):
+            assert_too_many_guesses(await check_password(client, ada, path, PASSWORD, "192.0.2.1"))
+        # Another account is not affected, and the right password clears its own count.
+        bob = await vendor(client, "bob@example.com")
+        for password in ("guess", "guess", PASSWORD):
+            response = await check_password(client, bob, CHANGE, password, "203.0.113.1")
+            assert response.status_code == (204 if password == PASSWORD else 400), response.text
+        for _ in range(2):
+            wrong = await check_password(client, bob, CHANGE, "guess", "203.0.113.1")
+            assert wrong.status_code == 400
+
+
+async def test_password_confirmed_routes_are_limited_per_client(limited_app: AppFactory) -> None:
+    app = limited_app(
+        PASSWORD_CHECK_RATE_LIMIT_ACCOUNT=100,
+        PASSWORD_CHECK_RATE_LIMIT_CLIENT=4,
+        TRUSTED_PROXIES=["127.0.0.1"],
+    )
+    async with client_for(app) as client:
+        tokens = [await vendor(client, f"v{index}@example.com") for index in range(2)]
+        for headers in tokens * 2:
+            wrong = await check_password(client, headers, DELETE, "guess", "2001:db8:1:1::5")
+            assert wrong.status_code == 400
+        # The same client (its /64) with any account is refused; the account elsewhere is not.
+        assert_too_many_guesses(
+            await check_password(client, tokens[0], CHANGE, PASSWORD, "2001:db8:1:1::77")
+        )
+        done = await check_password(client, tokens[0], CHANGE, PASSWORD, "198.51.100.1")
+        assert done.status_code == 204, done.text
+
+
+async def test_one_password_check_per_account_at_a_time(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    # Limits off, real Argon2 cost: concurrent guesses for one account queue no more than one
+    # hash; the rest are refused at once instead of piling onto the hashing threads.
+    settings = make_settings(database_url, ARGON2_TIME_COST=4, ARGON2_MEMORY_COST=19_456)
+    app = create_app(settings)
+    try:
+        async with client_for(app) as client:
+            ada = await vendor(client, "ada@example.com")
+            guesses = [
+                client.post(CHANGE, json=_guess(CHANGE, f"guess-{index}"), headers=ada)
+                for index in range(20)
+            ]
+            responses = await asyncio.gather(*guesses)
+    finally:
+        await app.state.engine.dispose()
+    statuses = [response.status_code for response in responses]
+    assert set(statuses) <= {400, 429}, statuses
+    assert statuses.count(429) >= 10, statuses
+    for refused in (response for response in responses if response.status_code == 429):
+        assert refused.headers["Retry-After"] == "1"

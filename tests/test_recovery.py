@@ -386,7 +386,7 @@ async def test_email_change_journey(rec: Recovery) -> None:
 
 
 async def test_email_change_is_limited_like_a_password_check(recovery_app: Any) -> None:
-    rec = recovery_app(RATE_LIMIT_ENABLED=True, EMAIL_CHANGE_RATE_LIMIT_PER_CLIENT=2)
+    rec = recovery_app(RATE_LIMIT_ENABLED=True, PASSWORD_CHECK_RATE_LIMIT_CLIENT=2)
     await register(rec.client, "ada@example.com")
     session = await login(rec.client, "ada@example.com")
     for _ in range(2):

@@ -62,12 +62,19 @@ def request_origin(request: Request) -> str | None:
     return None
 
 
+def origin_of(url: str) -> str:
+    """`https://api.example.com` of `https://API.example.com/v1/`: what an Origin header names."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def allowed_origin(request: Request, settings: Settings, origin: str | None) -> bool:
-    """The frontend's origins, and the API's own (its pages post forms to it): PUBLIC_BASE_URL,
-    and in development the host the request was sent to."""
+    """The frontend's origins, and the API's own (its pages post forms to it): the origin of
+    PUBLIC_BASE_URL (a path after it included), and in development the host the request was
+    sent to."""
     if origin is None:
         return False
-    if origin in settings.cors_origins or origin == settings.public_base_url:
+    if origin in settings.cors_origins or origin.lower() == origin_of(settings.public_base_url):
         return True
     return not settings.is_production and origin == f"{request.url.scheme}://{request.url.netloc}"
 

@@ -10,14 +10,14 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.http.body_limit import limited_receive
+from app.http.body_limit import limited_receive, media_type
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type(request.headers.get("content-type", ""))
 
 
 def megabytes(size: int) -> str:

@@ -1,18 +1,29 @@
-"""Who may try how often: login, registration, click counting, feedback and the account
-emails.
+"""Who may try how often: login, registration, password checks, click counting, feedback and
+the account emails.
 
 Login counts every attempt per address, and attempts per (normalised email, address) until one
 succeeds. The second is keyed on the submitted email whether or not an account exists, so a 429
 reveals nothing, and on the address too, so a stranger cannot lock a vendor out of every network.
+
+The routes that ask for the current password (password change, email change, account deletion)
+need the account's token, so a stranger cannot use them to lock the vendor out: their guesses are
+counted per account whatever the address, and per address whatever the account, in one budget.
+
+A client is its address as the proxies reported it, canonicalised, and an IPv6 client its /64
+(`app/http/addresses.py`): one client in another notation, or rotating through its own network,
+is still one client.
 """
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import HTTPException, Request, status
 
 from app.api.deps import LimiterDep, SettingsDep
-from app.ratelimit.limiter import Hit, RateLimiter
+from app.http.addresses import limit_key
+from app.ratelimit.limiter import AlreadyRunningError, Hit, RateLimiter
 from app.settings import Settings
 
 TOO_MANY_LOGINS = "Too many login attempts, please retry later"
@@ -20,26 +31,30 @@ TOO_MANY_REGISTRATIONS = "Too many sign-ups from this network, please retry late
 TOO_MANY_RESETS = "Too many password reset requests, please retry later"
 TOO_MANY_LINKS = "Too many attempts with emailed links, please retry later"
 TOO_MANY_VERIFICATIONS = "Too many verification emails asked for, please retry later"
-TOO_MANY_EMAIL_CHANGES = "Too many email change attempts, please retry later"
+TOO_MANY_PASSWORD_CHECKS = "Too many password attempts, please retry later"
+PASSWORD_CHECK_RUNNING = "This account's password is being checked already, please retry"
 TOO_MANY_REPORTS = "Too many feedback reports from this network, please retry later"
 
 
 def client_ip(request: Request) -> str:
-    """The client's address (behind trusted proxies, the one they reported)."""
-    return request.client.host if request.client else "unknown"
+    """Who the limits count: the client's address (behind trusted proxies, the one they
+    reported), or its /64 for IPv6."""
+    return limit_key(request.client.host) if request.client else "unknown"
 
 
 def normalised_email(email: str) -> str:
     return email.strip().lower()
 
 
+def too_many(detail: str, retry_after: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, detail, headers={"Retry-After": str(retry_after)}
+    )
+
+
 def _refuse_if_over(hit: Hit | None, limit: int, detail: str) -> None:
     if hit is not None and hit.count > limit:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail,
-            headers={"Retry-After": str(hit.retry_after)},
-        )
+        raise too_many(detail, hit.retry_after)
 
 
 async def guard_login(
@@ -63,6 +78,32 @@ async def login_succeeded(request: Request, limiter: RateLimiter, *, email: str)
     await limiter.reset("login-account", normalised_email(email), client_ip(request))
 
 
+@asynccontextmanager
+async def password_check(
+    request: Request, limiter: RateLimiter, settings: Settings, *, user_id: str
+) -> AsyncIterator[None]:
+    """Around a check of the account's current password: 429 past the limits, or while another
+    check of the account runs in this worker (so a flood queues one hash, not hundreds); the
+    right password (the block ending without an error) clears the account's count."""
+    try:
+        with limiter.one_at_a_time("password-check", user_id):
+            window = settings.PASSWORD_CHECK_RATE_LIMIT_WINDOW_SECONDS
+            per_client = await limiter.hit(
+                "password-check-client", client_ip(request), window=window
+            )
+            _refuse_if_over(
+                per_client, settings.PASSWORD_CHECK_RATE_LIMIT_CLIENT, TOO_MANY_PASSWORD_CHECKS
+            )
+            per_account = await limiter.hit("password-check-account", user_id, window=window)
+            _refuse_if_over(
+                per_account, settings.PASSWORD_CHECK_RATE_LIMIT_ACCOUNT, TOO_MANY_PASSWORD_CHECKS
+            )
+            yield
+    except AlreadyRunningError:
+        raise too_many(PASSWORD_CHECK_RUNNING, 1) from None
+    await limiter.reset("password-check-account", user_id)
+
+
 async def limit_registration(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:
     """Count a sign-up attempt from this address; 429 past REGISTER_IP_LIMIT per window."""
     hit = await limiter.hit(
@@ -71,14 +112,21 @@ async def limit_registration(request: Request, limiter: LimiterDep, settings: Se
     _refuse_if_over(hit, settings.REGISTER_IP_LIMIT, TOO_MANY_REGISTRATIONS)
 
 
-async def first_click(
+@asynccontextmanager
+async def counted_click(
     request: Request, limiter: RateLimiter, settings: Settings, *, product_id: str
-) -> bool:
-    """Whether this is the client's first click on the product in the window (counted)."""
-    hit = await limiter.hit(
-        "click", product_id, client_ip(request), window=settings.CLICK_DEDUP_WINDOW_SECONDS
-    )
-    return hit is None or hit.count == 1
+) -> AsyncIterator[bool]:
+    """Whether this is the client's first click on the product in the window; if counting it
+    then fails (the database is away), the click is forgotten, so the client's retry counts."""
+    client = client_ip(request)
+    hit = await limiter.hit("click", product_id, client, window=settings.CLICK_DEDUP_WINDOW_SECONDS)
+    first = hit is None or hit.count == 1
+    try:
+        yield first
+    except BaseException:
+        if first:
+            await limiter.reset("click", product_id, client)
+        raise
 
 
 async def guard_password_reset(
@@ -118,20 +166,6 @@ async def guard_verification_resend(
         "verify-resend", user_id, window=settings.EMAIL_VERIFICATION_RATE_LIMIT_WINDOW_SECONDS
     )
     _refuse_if_over(hit, settings.EMAIL_VERIFICATION_RATE_LIMIT_PER_ACCOUNT, TOO_MANY_VERIFICATIONS)
-
-
-async def guard_email_change(
-    request: Request, limiter: RateLimiter, settings: Settings, *, user_id: str
-) -> None:
-    """An email change confirms the password: guesses with a stolen token are counted per
-    account from this client, and per account from everywhere."""
-    window = settings.EMAIL_CHANGE_RATE_LIMIT_WINDOW_SECONDS
-    per_client = await limiter.hit("email-change", user_id, client_ip(request), window=window)
-    _refuse_if_over(per_client, settings.EMAIL_CHANGE_RATE_LIMIT_PER_CLIENT, TOO_MANY_EMAIL_CHANGES)
-    per_account = await limiter.hit("email-change-account", user_id, window=window)
-    _refuse_if_over(
-        per_account, settings.EMAIL_CHANGE_RATE_LIMIT_PER_ACCOUNT, TOO_MANY_EMAIL_CHANGES
-    )
 
 
 async def limit_feedback(request: Request, limiter: LimiterDep, settings: SettingsDep) -> None:

@@ -18,6 +18,8 @@ UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 # What asyncpg raises on a connection whose server process went away while it sat in the pool
 # ("cannot switch to state ...; another operation is in progress").
 BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
+# How far down an error's causes an outage is looked for.
+CAUSES_FOLLOWED = 5
 
 
 class UnstorableTextError(ValueError):
@@ -46,7 +48,19 @@ def refuse_unstorable(parameters: Any) -> None:
 
 def is_unavailable(error: BaseException) -> bool:
     """Whether a database error means "retry later" (a 503), for the ORM path's SQLAlchemy
-    errors and the fast path's own asyncpg errors alike."""
+    errors and the fast path's own asyncpg errors alike; an error raised because of such a
+    failure (SQLAlchemy's own, on a connection it lost) counts too."""
+    seen: BaseException | None = error
+    for _ in range(CAUSES_FOLLOWED):
+        if seen is None:
+            return False
+        if _is_outage(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _is_outage(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
         if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
             return True

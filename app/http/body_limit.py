@@ -1,4 +1,8 @@
-"""Request body size limits per kind of route, enforced before the body is read whole.
+"""Request body size limits, enforced before the body is read whole.
+
+Every body is held to the default (JSON_MAX_BYTES), whatever the route; only a multipart form sent
+to a route that takes photos gets that route's larger limit. So a JSON or urlencoded body is never
+read, let alone parsed on the event loop, past the small limit, even on a photo route.
 
 A declared Content-Length over the limit is answered 413 at once, without reading a byte; a
 body sent without one (chunked) is counted as it streams and cut off at the limit.
@@ -14,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.http.errors import error_response
 
 TOO_LARGE = "Request body too large"
+# The one kind of body that may carry photos.
+PHOTO_FORM_TYPE = "multipart/form-data"
 
 
 class BodyTooLargeError(HTTPException):
@@ -21,6 +27,11 @@ class BodyTooLargeError(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"{TOO_LARGE} (limit {limit} bytes)")
+
+
+def media_type(content_type: str) -> str:
+    """`multipart/form-data` of `Multipart/Form-Data; boundary=x`."""
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 def limited_receive(receive: Receive, limit: int, too_large: Callable[[], Exception]) -> Receive:
@@ -47,7 +58,10 @@ class BodyLimitMiddleware:
         self.default = default
         self.larger = larger
 
-    def limit_for(self, path: str) -> int:
+    def limit_for(self, path: str, content_type: str) -> int:
+        """The larger limit for a photo form on a photo route; the default for anything else."""
+        if media_type(content_type) != PHOTO_FORM_TYPE:
+            return self.default
         for pattern, limit in self.larger:
             if pattern.fullmatch(path):
                 return limit
@@ -57,8 +71,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        limit = self.limit_for(scope["path"], headers.get("content-type", ""))
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             response = error_response(
                 413, BodyTooLargeError(limit).detail, headers={"Connection": "close"}

@@ -11,7 +11,7 @@ from typing import Any, Protocol, cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -30,6 +30,7 @@ unhandled_logger = logging.getLogger(UNHANDLED_LOGGER)
 _LOCATION_ROOTS = {"body", "query", "path", "header", "cookie"}
 _LOGGED = "_quickvendor_logged"
 UNAVAILABLE = "Service temporarily unavailable, please retry shortly"
+RETRY_AFTER = "5"
 
 
 class HTMLErrors(Protocol):
@@ -96,7 +97,14 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     # Connection refused, pool exhausted, statement timeout: the client may retry, nothing to fix.
     logger.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
-    return answer(request, 503, UNAVAILABLE, headers={"Retry-After": "5"})
+    return answer(request, 503, UNAVAILABLE, headers={"Retry-After": RETRY_AFTER})
+
+
+async def _environment_unavailable(request: Request, exc: OSError) -> Response:
+    # A socket or file the request needed failed (a connection attempt that timed out, a full
+    # disk while a form is spooled): nothing the client sent is wrong, and a retry may succeed.
+    logger.error("service unavailable: %s", type(exc).__name__, exc_info=exc)
+    return answer(request, 503, UNAVAILABLE, headers={"Retry-After": RETRY_AFTER})
 
 
 async def _unstorable_text(request: Request, exc: UnstorableTextError) -> Response:
@@ -156,7 +164,7 @@ async def _client_disconnect(request: Request, exc: ClientDisconnect) -> Respons
     return answer(request, 400, "The request was not received whole")
 
 
-async def _dbapi_error(request: Request, exc: DBAPIError) -> Response:
+async def _database_error(request: Request, exc: SQLAlchemyError) -> Response:
     if is_unavailable(exc):
         return await _database_unavailable(request, exc)
     raise exc
@@ -173,7 +181,8 @@ def install_error_handlers(app: FastAPI, html: HTMLErrors | None = None) -> None
         PoolTimeoutError: _database_unavailable,
         DatabaseUnavailableError: _database_unavailable,
         ConnectionError: _database_unavailable,
-        DBAPIError: _dbapi_error,
+        OSError: _environment_unavailable,
+        SQLAlchemyError: _database_error,
         Exception: _unhandled,
     }
     for exc_class, handler in handlers.items():

@@ -12,6 +12,8 @@ from time import perf_counter
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.http.addresses import ClientFingerprints
+from app.http.head import REQUESTED_METHOD
 from app.observability.context import RequestContext, request_context
 from app.observability.logging import ACCESS_LOGGER
 from app.observability.sentry import add_breadcrumb, set_request_id
@@ -34,10 +36,16 @@ def _route_template(scope: Scope) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Gives each request one id (a safe incoming `X-Request-ID`, else a new one) and times it."""
+    """Gives each request one id (a safe incoming `X-Request-ID`, else a new one) and times it.
 
-    def __init__(self, app: ASGIApp) -> None:
+    The access line also carries a keyed hash of the client's address (`client_hash`) and
+    whether it is a public one (`client_private`): enough to check which hop behind the proxies
+    is logged, with nobody's address in the logs.
+    """
+
+    def __init__(self, app: ASGIApp, fingerprints: ClientFingerprints) -> None:
         self.app = app
+        self.fingerprints = fingerprints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,7 +62,7 @@ class RequestContextMiddleware:
         # transaction only.
         set_request_id(ctx.request_id)
         add_breadcrumb(
-            f"{scope['method']} {scope['path']}",
+            f"{scope.get(REQUESTED_METHOD) or scope['method']} {scope['path']}",
             category="request",
             data={"request_id": ctx.request_id, "stage": "started"},
         )
@@ -77,13 +85,19 @@ class RequestContextMiddleware:
         finally:
             duration_ms = (perf_counter() - started) * 1000
             route = _route_template(scope)
-            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
+            method = scope.get(REQUESTED_METHOD) or scope["method"]
+            method = method if method in _KNOWN_METHODS else "OTHER"
+            # After the inner layers ran: the address the proxies reported, canonicalised.
+            client = scope.get("client")
+            client_hash, client_private = self.fingerprints.of(client[0] if client else "")
             fields = {
                 "method": method,
                 "route": route,
                 "status": status_code,
                 "duration_ms": round(duration_ms, 2),
                 "user_id": ctx.user_id,
+                "client_hash": client_hash,
+                "client_private": client_private,
             }
             add_breadcrumb(
                 f"{method} {route or '<unmatched>'} {status_code}",
@@ -92,12 +106,14 @@ class RequestContextMiddleware:
                 data={**fields, "request_id": ctx.request_id, "stage": "completed"},
             )
             access_logger.info(
-                "%s %s %s %.1fms user=%s",
+                "%s %s %s %.1fms user=%s client=%s%s",
                 method,
                 route or "<unmatched>",
                 status_code,
                 duration_ms,
                 ctx.user_id or "-",
+                client_hash,
+                " (private)" if client_private else "",
                 extra=fields,
             )
             request_context.reset(token)

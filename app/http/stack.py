@@ -13,9 +13,11 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from app.http.addresses import ClientFingerprints
 from app.http.body_limit import BodyLimitMiddleware
 from app.http.caching import NoStoreForCredentialsMiddleware
 from app.http.cors import JSONCORSMiddleware
+from app.http.head import HeadAsGetMiddleware
 from app.http.proxies import ClientAddressMiddleware, TrustedProxies
 from app.http.request_context import RequestContextMiddleware
 from app.http.security_headers import SecurityHeadersMiddleware
@@ -34,7 +36,8 @@ def takes_files(route: BaseRoute) -> bool:
 
 
 def photo_form_paths(routes: Sequence[BaseRoute]) -> list[re.Pattern[str]]:
-    """The path patterns of the routes that take photos: only they get the form body limit."""
+    """The path patterns of the routes that take photos: only a multipart form sent to one of them
+    gets the form body limit (a JSON body there is held to JSON_MAX_BYTES like anywhere else)."""
     contexts = iter_route_contexts(routes)
     return [context.path_regex for context in contexts if takes_files(context.original_route)]
 
@@ -45,9 +48,10 @@ def middleware(settings: Settings, routes: Sequence[BaseRoute]) -> list[Middlewa
     proxies = TrustedProxies(settings.TRUSTED_PROXIES, settings.TRUSTED_PROXY_EXTRA_HOPS)
     larger = [(path, settings.PRODUCT_FORM_MAX_BYTES) for path in photo_form_paths(routes)]
     return [
+        Middleware(HeadAsGetMiddleware),
         Middleware(SecurityHeadersMiddleware, hsts_max_age=hsts),
         Middleware(TrailingSlashMiddleware),
-        Middleware(RequestContextMiddleware),
+        Middleware(RequestContextMiddleware, fingerprints=ClientFingerprints(settings.SECRET_KEY)),
         Middleware(ClientAddressMiddleware, proxies=proxies),
         Middleware(NoStoreForCredentialsMiddleware, cookie_name=settings.COOKIE_NAME),
         Middleware(

@@ -9,6 +9,8 @@ import hmac
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -126,6 +128,10 @@ class DatabaseCounterStore:
         return None
 
 
+class AlreadyRunningError(Exception):
+    """The same work for the same identity is already running in this worker."""
+
+
 class RateLimiter:
     """Named counters keyed by a keyed hash of who is counted (no email or address in clear)."""
 
@@ -133,6 +139,7 @@ class RateLimiter:
         self.store = store
         self._secret = secret.encode()
         self._skip_until = 0.0
+        self._running: set[str] = set()
 
     def key(self, name: str, *identity: str) -> str:
         # surrogatepass: a client-chosen lone surrogate must not make the key (and the limit) fail.
@@ -161,6 +168,23 @@ class RateLimiter:
             await self.store.reset(self.key(name, *identity))
         except Exception as exc:  # same fail-open rule as hit()
             self._failed(exc)
+
+    @contextmanager
+    def one_at_a_time(self, name: str, *identity: str) -> Iterator[None]:
+        """Hold the identity's turn at `name` in this worker; AlreadyRunningError while another
+        request holds it.
+
+        In memory, whatever the store and whether limits are on: it bounds the work one account
+        can queue (a password hash each), not how often it may try.
+        """
+        key = self.key(name, *identity)
+        if key in self._running:
+            raise AlreadyRunningError(name)
+        self._running.add(key)
+        try:
+            yield
+        finally:
+            self._running.discard(key)
 
     async def purge(self) -> int:
         return 0 if self.store is None else await self.store.purge()

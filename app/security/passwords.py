@@ -2,6 +2,13 @@
 
 Hashing is CPU-bound for tens of milliseconds, so the async helpers run it on a small pool of
 low-priority threads.
+
+A failed check takes as long as the slowest scheme's check, whatever made it fail: an unknown
+email (a dummy Argon2 check), a wrong Argon2 password, a wrong password on an account still on
+bcrypt (several times Argon2's cost). Otherwise the time of a failed login tells an attacker
+which accounts exist and which still carry the earlier backend's hash. A bcrypt hash cannot be
+upgraded without its password, so the work is equalised by waiting: each failed check is padded
+(asyncio.sleep, no CPU) to the going cost of the slowest scheme, measured on the hashing threads.
 """
 
 import asyncio
@@ -10,7 +17,8 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar, TypeVarTuple
+from time import perf_counter
+from typing import Literal, TypeVar, TypeVarTuple
 
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
@@ -30,6 +38,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Args = TypeVarTuple("Args")
+Scheme = Literal["argon2", "bcrypt"]
+# Weight of the newest check in a scheme's going cost: it follows the machine's load within a
+# few checks without jumping with one slow one.
+COST_SMOOTHING = 0.2
 
 
 def _utf8(password: str) -> bytes:
@@ -69,28 +81,68 @@ class PasswordHasher:
         # worker's memory without bound.
         self._concurrency = settings.PASSWORD_HASH_CONCURRENCY
         self._executor: ThreadPoolExecutor | None = None
+        # Seconds one check of each scheme takes now; bcrypt's is first measured at the cost the
+        # earlier backend's hashes carry, then follows the checks of real ones.
+        self._legacy_rounds = settings.PASSWORD_LEGACY_BCRYPT_ROUNDS
+        self._costs: dict[Scheme, float] = {}
+        self._measuring = asyncio.Lock()
 
     def hash_sync(self, password: str) -> str:
         return self._argon2.hash(_utf8(password))
 
+    def _observe(self, scheme: Scheme, started: float) -> None:
+        seconds = perf_counter() - started
+        going = self._costs.get(scheme)
+        self._costs[scheme] = (
+            seconds if going is None else going + COST_SMOOTHING * (seconds - going)
+        )
+
     def verify_and_update_sync(self, password: str, hashed: str) -> tuple[bool, str | None]:
         """Check a password; also returns a fresh Argon2 hash when the stored one is outdated."""
+        started = perf_counter()
         if self._bcrypt.identify(hashed):
             try:
                 ok = self._bcrypt.verify(_utf8(password)[:BCRYPT_MAX_BYTES], hashed)
             except ValueError:
                 return False, None
+            self._observe("bcrypt", started)
             return ok, self.hash_sync(password) if ok else None
         try:
-            return self._context.verify_and_update(_utf8(password), hashed)
+            verified = self._context.verify_and_update(_utf8(password), hashed)
         except (UnknownHashError, ValueError):
             return False, None
+        self._observe("argon2", started)
+        return verified
 
     def dummy_verify_sync(self, password: str) -> None:
         """Spend the same time as a real check, so an unknown email is not faster to reject."""
         if self._dummy_hash is None:
             self._dummy_hash = self._argon2.hash("dummy-password-for-timing")
+        started = perf_counter()
         self._argon2.verify(_utf8(password), self._dummy_hash)
+        self._observe("argon2", started)
+
+    def _measure_legacy_sync(self) -> None:
+        # Making a bcrypt hash costs what checking one does (the same key setup).
+        started = perf_counter()
+        BcryptHasher(rounds=self._legacy_rounds).hash(b"reference-for-timing")
+        self._observe("bcrypt", started)
+
+    @staticmethod
+    def _timed(func: Callable[[*Args], T], *args: *Args) -> tuple[float, T]:
+        """`func(*args)` and when it started on the hashing thread (after its wait in the queue)."""
+        return perf_counter(), func(*args)
+
+    async def _pad(self, started: float) -> None:
+        """Wait until a failed check that started at `started` has taken the slowest scheme's
+        going cost."""
+        if "bcrypt" not in self._costs:
+            async with self._measuring:
+                if "bcrypt" not in self._costs:
+                    await self._run(self._measure_legacy_sync)
+        remaining = max(self._costs.values()) - (perf_counter() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
 
     async def _run(self, func: Callable[[*Args], T], *args: *Args) -> T:
         # Created on first use (and again after close), so an app that never hashes starts no
@@ -107,10 +159,18 @@ class PasswordHasher:
         return await self._run(self.hash_sync, password)
 
     async def verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
-        return await self._run(self.verify_and_update_sync, password, hashed)
+        """Check a password (a failure padded to the slowest scheme's cost); also returns a fresh
+        Argon2 hash when the stored one is outdated."""
+        check = self.verify_and_update_sync
+        started, (ok, new_hash) = await self._run(self._timed, check, password, hashed)
+        if not ok:
+            await self._pad(started)
+        return ok, new_hash
 
     async def dummy_verify(self, password: str) -> None:
-        await self._run(self.dummy_verify_sync, password)
+        """The failed check of an unknown email, as long as any other failed check."""
+        started, _ = await self._run(self._timed, self.dummy_verify_sync, password)
+        await self._pad(started)
 
     def close(self) -> None:
         """Drop the queued hashes and let the pool's threads end; a running hash finishes."""

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import sentry_sdk
-from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy import String, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.session import rollback_quietly
 from app.domain.products import IMAGE_SLOTS
 from app.fastpath.reads import ReadConnection, ReadQuery
 from app.images import stored
@@ -89,27 +90,39 @@ async def vendor_photo_urls(session: AsyncSession, *, user_id: str) -> list[str]
     return [*urls, banner] if banner else urls
 
 
+async def _still_used(session: AsyncSession, *, urls: set[str]) -> set[str]:
+    """Which of the URLs any row still points at: another slot, the banner, or another vendor's
+    row (the earlier backend's objects could be shared between vendors)."""
+    wanted = sorted(urls)
+    products = await session.execute(
+        select(*_PRODUCT_URL_COLUMNS).where(
+            or_(*(column.in_(wanted) for column in _PRODUCT_URL_COLUMNS))
+        )
+    )
+    banners = await session.scalars(select(User.banner_url).where(User.banner_url.in_(wanted)))
+    return {url for row in products for url in row if url in urls} | {u for u in banners if u}
+
+
 async def release(
     session: AsyncSession,
     storage: Storage,
     *,
-    user_id: str,
     urls: Iterable[str | None],
     made: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Remove the photos nothing points at any more: their files and their `photos` rows (and,
+    """Remove the photos no row points at any more: their files and their `photos` rows (and,
     for an upload whose commit failed, the files in `made` it stored for them). Call after the
     commit; never raises.
 
     A failure leaves files behind (logged and sent to Sentry) rather than failing a request whose
-    database change is already done. URLs this storage does not serve (the earlier backend's) are
-    left alone.
+    database change is already done. URLs this storage does not serve (the earlier backend's
+    elsewhere) are left alone.
     """
     candidates = {url for url in urls if url and storage.key_for(url)}
     if not candidates:
         return
     try:
-        unused = candidates - set(await vendor_photo_urls(session, user_id=user_id))
+        unused = candidates - await _still_used(session, urls=candidates)
         if unused:
             also = [file for url in unused for file in (made or {}).get(url, ())]
             await stored.remove(session, storage, unused, also=also)
@@ -125,14 +138,14 @@ async def release(
 
 
 async def commit_or_release(
-    session: AsyncSession, storage: Storage, *, user_id: str, new: StoredPhotos[Any]
+    session: AsyncSession, storage: Storage, *, new: StoredPhotos[Any]
 ) -> None:
-    """Commit; if that fails, remove the files just stored for it, then re-raise."""
+    """Commit; if that fails, remove the files just stored for it, then re-raise the failure."""
     try:
         await session.commit()
     except Exception:
-        await session.rollback()
-        await release(session, storage, user_id=user_id, urls=new.files, made=new.files)
+        await rollback_quietly(session)
+        await release(session, storage, urls=new.files, made=new.files)
         raise
 
 

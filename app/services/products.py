@@ -111,7 +111,7 @@ async def create_product(
     for slot, url in new.urls.items():
         _set_photo(product, slot, url)
     session.add(product)
-    await photos.commit_or_release(session, storage, user_id=user_id, new=new)
+    await photos.commit_or_release(session, storage, new=new)
     return product
 
 
@@ -151,8 +151,8 @@ async def update_product(
         _set_photo(product, slot, url)
     if urls:
         product.updated_at = utcnow()
-    await photos.commit_or_release(session, storage, user_id=product.user_id, new=new)
-    await photos.release(session, storage, user_id=product.user_id, urls=replaced)
+    await photos.commit_or_release(session, storage, new=new)
+    await photos.release(session, storage, urls=replaced)
     return product
 
 
@@ -167,17 +167,17 @@ async def remove_photo(
     _set_photo(product, slot, None)
     product.updated_at = utcnow()
     await session.commit()
-    await photos.release(session, storage, user_id=product.user_id, urls=[url])
+    await photos.release(session, storage, urls=[url])
     return True
 
 
 async def delete_product(session: AsyncSession, storage: Storage, *, product: Product) -> None:
     # Locked and re-read, so a photo put in a slot meanwhile is removed too.
     await session.refresh(product, with_for_update=True)
-    user_id, urls = product.user_id, product.image_slots()
+    urls = product.image_slots()
     await session.execute(delete(Product).where(Product.id == product.id))
     await session.commit()
-    await photos.release(session, storage, user_id=user_id, urls=urls)
+    await photos.release(session, storage, urls=urls)
 
 
 async def track_click(session: AsyncSession, *, product_id: str) -> bool:

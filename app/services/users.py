@@ -164,8 +164,8 @@ async def set_banner(
     previous = user.banner_url
     user.banner_url = new.urls[0]
     user.updated_at = utcnow()
-    await photos.commit_or_release(session, storage, user_id=user.id, new=new)
-    await photos.release(session, storage, user_id=user.id, urls=[previous])
+    await photos.commit_or_release(session, storage, new=new)
+    await photos.release(session, storage, urls=[previous])
     return new.urls[0]
 
 
@@ -177,7 +177,7 @@ async def remove_banner(session: AsyncSession, storage: Storage, *, user: User) 
     user.banner_url = None
     user.updated_at = utcnow()
     await session.commit()
-    await photos.release(session, storage, user_id=user.id, urls=[previous])
+    await photos.release(session, storage, urls=[previous])
     return True
 
 
@@ -193,4 +193,4 @@ async def delete_account(
     urls = await photos.vendor_photo_urls(session, user_id=user_id)
     await session.execute(delete(User).where(User.id == user_id))
     await session.commit()
-    await photos.release(session, storage, user_id=user_id, urls=urls)
+    await photos.release(session, storage, urls=urls)

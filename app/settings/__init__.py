@@ -10,7 +10,7 @@ from typing import Self
 from pydantic import ValidationError, model_validator
 
 from app.settings.accounts import AccountSettings
-from app.settings.auth import MIN_SECRET_BYTES, AuthSettings
+from app.settings.auth import MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_CHARACTERS, AuthSettings
 from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
 from app.settings.delivery import DeliverySettings
@@ -51,31 +51,52 @@ class Settings(
     """Every setting; each concern's fields and rules live in its own mixin."""
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Self:
+    def _refuse_unsafe_deployments(self) -> Self:
+        """Outside development, refuse to start on settings that would expose accounts, each
+        with a one-line reason: staging for what it sets, production for its defaults too."""
         if self.ENVIRONMENT == "development":
             return self
-        problems = []
-        if self.weak_secret:
-            problems.append(
-                f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_BYTES} bytes "
-                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-            )
+        problems = self._unsafe_settings()
         if self.ENVIRONMENT == "production":
-            if self.is_sqlite and not self.ALLOW_SQLITE_IN_PRODUCTION:
-                problems.append(
-                    "DATABASE_URL points at SQLite; set a PostgreSQL URL "
-                    "(or ALLOW_SQLITE_IN_PRODUCTION=true for a single-instance trial)"
-                )
-            if self.cookie_samesite == "none" and (
-                not self.CORS_ORIGINS or any("*" in origin for origin in self.CORS_ORIGINS)
-            ):
-                problems.append(
-                    "CORS_ORIGINS must list the frontend's exact origins (no wildcard) "
-                    "when cookies are cross-site"
-                )
+            problems += self._unsafe_production_defaults()
         if problems:
             raise ValueError(f"refusing to start in {self.ENVIRONMENT}: " + "; ".join(problems))
         return self
+
+    def _unsafe_settings(self) -> list[str]:
+        problems = []
+        if self.weak_secret:
+            problems.append(
+                f"SECRET_KEY must be a random value of at least {MIN_SECRET_BYTES} bytes with at "
+                f"least {MIN_SECRET_DISTINCT_CHARACTERS} distinct characters, not a known default "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if any("*" in origin or origin.strip().lower() == "null" for origin in self.CORS_ORIGINS):
+            problems.append(
+                "CORS_ORIGINS must list the frontend's exact origins: no wildcard and no null "
+                "(a credentialed answer to any page, or to sandboxed and file: pages)"
+            )
+        if self.COOKIE_SECURE is False:
+            problems.append("COOKIE_SECURE=false would send the login cookie over plain HTTP")
+        if "*" in self.TRUSTED_PROXIES:
+            problems.append(
+                "TRUSTED_PROXIES=* lets any client choose its address (X-Forwarded-For); "
+                "list the proxies' networks"
+            )
+        return problems
+
+    def _unsafe_production_defaults(self) -> list[str]:
+        problems = []
+        if self.is_sqlite and not self.ALLOW_SQLITE_IN_PRODUCTION:
+            problems.append(
+                "DATABASE_URL points at SQLite; set a PostgreSQL URL "
+                "(or ALLOW_SQLITE_IN_PRODUCTION=true for a single-instance trial)"
+            )
+        if self.cookie_samesite == "none" and not self.CORS_ORIGINS:
+            problems.append(
+                "CORS_ORIGINS must list the frontend's exact origins when cookies are cross-site"
+            )
+        return problems
 
 
 @lru_cache

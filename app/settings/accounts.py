@@ -25,7 +25,3 @@ class AccountSettings(SettingsMixin):
     # New verification emails a vendor may ask for.
     EMAIL_VERIFICATION_RATE_LIMIT_PER_ACCOUNT: int = Field(default=3, ge=1)
     EMAIL_VERIFICATION_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=3600, ge=1)
-    # Email changes (each confirms the password) per account, and per account and client.
-    EMAIL_CHANGE_RATE_LIMIT_PER_ACCOUNT: int = Field(default=10, ge=1)
-    EMAIL_CHANGE_RATE_LIMIT_PER_CLIENT: int = Field(default=5, ge=1)
-    EMAIL_CHANGE_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=900, ge=1)

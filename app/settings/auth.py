@@ -22,6 +22,8 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
+# A random value of 32 bytes has far more; "aaaa..." or "abababab..." has far fewer.
+MIN_SECRET_DISTINCT_CHARACTERS = 10
 
 
 class AuthSettings(EnvironmentSettings):
@@ -36,6 +38,10 @@ class AuthSettings(EnvironmentSettings):
     ARGON2_PARALLELISM: int = Field(default=1, ge=1)
     # Password hashes computed at once per worker; more wait their turn.
     PASSWORD_HASH_CONCURRENCY: int = Field(default=2, ge=1)
+    # The cost of the earlier backend's bcrypt hashes (passlib's default). A failed password check
+    # takes at least as long as checking one of them, so its time does not tell which accounts
+    # exist or still carry one; tests lower it through the environment to stay fast.
+    PASSWORD_LEGACY_BCRYPT_ROUNDS: int = Field(default=12, ge=4, le=31)
 
     COOKIE_NAME: str = "access_token"
     COOKIE_SECURE: bool | None = None
@@ -54,7 +60,10 @@ class AuthSettings(EnvironmentSettings):
 
     @property
     def weak_secret(self) -> bool:
+        """Too short, too few distinct characters, or a known default (spaces around it or not)."""
+        secret = self.SECRET_KEY.strip()
         return (
-            self.SECRET_KEY in KNOWN_DEFAULT_SECRETS
-            or len(self.SECRET_KEY.encode()) < MIN_SECRET_BYTES
+            secret.lower() in KNOWN_DEFAULT_SECRETS
+            or len(secret.encode()) < MIN_SECRET_BYTES
+            or len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS
         )

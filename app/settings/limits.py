@@ -19,7 +19,16 @@ class LimitSettings(SettingsMixin):
     REGISTER_IP_LIMIT: int = Field(default=20, ge=1)
     REGISTER_IP_WINDOW_SECONDS: int = Field(default=3600, ge=1)
     CLICK_DEDUP_WINDOW_SECONDS: int = Field(default=3600, ge=1)
+    # Guesses at the current password on the routes that ask for it (password change, account
+    # deletion), for someone holding a stolen token: per account whatever the client, and per
+    # client whatever the account; the account's count is cleared by the right password.
+    PASSWORD_CHECK_RATE_LIMIT_ACCOUNT: int = Field(default=5, ge=1)
+    PASSWORD_CHECK_RATE_LIMIT_CLIENT: int = Field(default=10, ge=1)
+    PASSWORD_CHECK_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=900, ge=1)
 
-    # Request bodies over these sizes are refused with 413 before they are read whole.
-    JSON_MAX_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    # Request bodies over these sizes are refused with 413 before they are read whole. Every body
+    # but a photo form is held to JSON_MAX_BYTES: each one the API takes is a few KB, and a JSON
+    # body is parsed on the event loop (~40 us per KB of the worst JSON here, in a thread or not:
+    # the parser holds the GIL), so the cap is also the longest a body can stall the loop.
+    JSON_MAX_BYTES: int = Field(default=64 * 1024, ge=1024)
     PRODUCT_FORM_MAX_BYTES: int = Field(default=51 * 1024 * 1024, ge=1024)

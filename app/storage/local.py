@@ -7,7 +7,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from app.storage.base import Storage
+from app.storage.base import Storage, StorageError
 
 
 class LocalStorage(Storage):
@@ -20,7 +20,10 @@ class LocalStorage(Storage):
         return self.root / key
 
     async def _put(self, key: str, data: bytes, content_type: str) -> None:
-        await anyio.to_thread.run_sync(self._write, self.path_for(key), data)
+        try:
+            await anyio.to_thread.run_sync(self._write, self.path_for(key), data)
+        except OSError as exc:  # a full or read-only disk: the client may retry later (503)
+            raise StorageError(f"local write failed: {type(exc).__name__}") from exc
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
@@ -47,7 +50,10 @@ class LocalStorage(Storage):
 
     async def delete(self, keys: Sequence[str]) -> None:
         paths = [self.path_for(key) for key in keys]
-        await anyio.to_thread.run_sync(self._unlink, paths)
+        try:
+            await anyio.to_thread.run_sync(self._unlink, paths)
+        except OSError as exc:
+            raise StorageError(f"local delete failed: {type(exc).__name__}") from exc
 
     async def close(self) -> None:
         """A folder holds no connections."""

@@ -3,19 +3,41 @@
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.http.addresses import ClientFingerprints
 from app.main import create_app
-from tests.conftest import client_for, create_product, is_postgres, login, make_settings, register
+from app.settings import Settings
+from tests.conftest import (
+    ROOT,
+    client_for,
+    create_product,
+    is_postgres,
+    login,
+    make_settings,
+    register,
+)
 
 EMAIL = "ada.fabrics@example.com"
 PASSWORD = "correct-horse-42"
 WHATSAPP = "+234 803 555 0199"
 TEST_TOKEN = "operator-check-1234"
+
+
+def production(database_url: str, **overrides: Any) -> Settings:
+    return make_settings(
+        database_url,
+        ENVIRONMENT="production",
+        ALLOW_SQLITE_IN_PRODUCTION=not is_postgres(),
+        **overrides,
+    )
 
 
 def _capture_root_log() -> io.StringIO:
@@ -29,12 +51,7 @@ def _capture_root_log() -> io.StringIO:
 async def test_production_lines_are_json_with_request_ids_and_no_personal_data(
     database_url: str, engine: AsyncEngine
 ) -> None:
-    settings = make_settings(
-        database_url,
-        ENVIRONMENT="production",
-        ALLOW_SQLITE_IN_PRODUCTION=not is_postgres(),
-        SENTRY_TEST_TOKEN=TEST_TOKEN,
-    )
+    settings = production(database_url, SENTRY_TEST_TOKEN=TEST_TOKEN)
     app = create_app(settings)
     stream = _capture_root_log()
     async with client_for(app) as client:
@@ -120,3 +137,52 @@ async def test_an_unknown_method_is_logged_as_other(database_url: str, engine: A
     text = "\n".join(line for line in stream.getvalue().splitlines() if " app." in line)
     assert "ADA@EXAMPLE.COM" not in text and "PROPFIND" not in text
     assert text.count("app.access: OTHER ") == 2
+
+
+async def test_access_line_carries_a_keyed_hash_of_the_resolved_client(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    settings = production(database_url, TRUSTED_PROXIES=["127.0.0.1"])
+    app = create_app(settings)
+    stream = _capture_root_log()
+    forwarded = ("81.2.69.160", "::ffff:81.2.69.160", "10.1.2.3", "2001:db8::1")
+    async with client_for(app) as client:
+        for address in forwarded:
+            await client.get("/api/health/live", headers={"X-Forwarded-For": address})
+        await client.get("/api/health/live")  # the peer itself: loopback
+        await client.head("/api/health/live")
+    await app.state.engine.dispose()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = [
+        (line["client_hash"], line["client_private"])
+        for line in lines
+        if line["logger"] == "app.access"
+    ]
+    fingerprints = ClientFingerprints(settings.SECRET_KEY)
+    public, mapped, private, documentation, loopback, head = access
+    assert public == mapped == fingerprints.of("81.2.69.160") == (public[0], False)
+    assert re.fullmatch(r"[0-9a-f]{16}", public[0])
+    assert private[1] and documentation[1] and loopback[1]
+    assert head == loopback
+    # A HEAD, served as a GET, is logged as what the client sent.
+    methods = [line["method"] for line in lines if line["logger"] == "app.access"]
+    assert methods == ["GET"] * 5 + ["HEAD"]
+    assert len({public[0], private[0], documentation[0], loopback[0]}) == 4
+    # The hash is keyed: another deployment's secret gives another one; the address never shows.
+    assert ClientFingerprints("another-secret-that-is-long-enough-0123").of("81.2.69.160") != public
+    assert not any(address in stream.getvalue() for address in ("81.2.69.160", "10.1.2.3"))
+
+
+def test_the_operator_computes_the_hash_of_a_known_address() -> None:
+    secret = "operator-secret-that-is-long-enough-01234567"
+    result = subprocess.run(
+        [sys.executable, "-m", "app.http.addresses", "::ffff:81.2.69.160"],
+        cwd=ROOT,
+        env={**os.environ, "SECRET_KEY": secret, "ENVIRONMENT": "development"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    client_hash, _ = ClientFingerprints(secret).of("81.2.69.160")
+    assert result.stdout == f"81.2.69.160 client_hash={client_hash} client_private=False\n"

@@ -1,9 +1,13 @@
-"""The shape-based redaction: its cheap pre-check never lets through what the full one catches."""
+"""The shape-based redaction: its cheap pre-check never lets through what the full one catches,
+and no input makes it slower than linear or lets a long value through uncut."""
 
+import time
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.observability.redaction import FILTERED, SENSITIVE, redact_text
+from app.observability.redaction import FILTERED, HEAD, MAX_TEXT, SENSITIVE, TAIL, redact_text
 
 # Characters the patterns are made of, so generated text often comes close to a match.
 PIECES = st.sampled_from(
@@ -39,3 +43,48 @@ def test_each_kind_is_still_redacted() -> None:
     }
     for text, expected in samples.items():
         assert redact_text(text) == expected, text
+
+
+# Inputs that made the earlier patterns retry a run from each of its positions: quadratic, so
+# 16,000 digits took a second and these would take minutes.
+HOSTILE = {
+    "digits": "1" * 200_000,
+    "letters then an @": "x@" + "1" * 200_000,
+    "url-encoded @s": "a%40" * 50_000,
+    "dotted domain": "a@" + "b." * 100_000,
+    "JWT starts": "-eyJ" * 50_000,
+    "mixed base64": "aA1-" * 50_000,
+    "bearer and tabs": ("bearer" + "\t" * 50) * 4_000,
+    "short runs": ("aA1" * 10 + "a!") * 6_000,
+}
+# A hang guard, not a benchmark: linear matching takes tens of milliseconds here.
+HANG_BOUND = 3.0
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_matching_is_linear_in_the_input(name: str) -> None:
+    started = time.process_time()
+    SENSITIVE.sub(FILTERED, HOSTILE[name])
+    assert time.process_time() - started < HANG_BOUND
+
+
+def test_long_values_are_cut_before_matching() -> None:
+    text = "1" * 1_000_000
+    started = time.process_time()
+    redacted = redact_text(text)
+    assert time.process_time() - started < HANG_BOUND
+    assert len(redacted) <= MAX_TEXT + 40
+    assert "characters cut]" in redacted
+
+
+def test_a_cut_never_leaves_part_of_an_item_behind() -> None:
+    email, phone, end = "ada.obi@example.com", "+234 803 123 4567", "\nValueError: boom"
+    # The email straddles the end of the kept head, the phone the start of the kept tail.
+    head = "x" * (HEAD - 8) + " " + email + " "
+    tail = phone + " " + "z" * (TAIL - 9 - len(end)) + end
+    text = head + "y " * 20_000 + tail
+    redacted = redact_text(text)
+    for piece in ("ada.obi", "ada.o", "4567", "123"):
+        assert piece not in redacted
+    assert redacted.startswith("x" * 1000)
+    assert redacted.endswith("z" * 1000 + end)

@@ -1,12 +1,16 @@
 """Errors and business events as a real Sentry-compatible server (Bugsink) stores them."""
 
 import logging
+import time
 
+from app.observability.redaction import MAX_TEXT
 from app.observability.sentry import capture_custom_error
 from tests.conftest import create_product
 from tests.observability.conftest import RELEASE, Observe
 
 REQUEST_ID = "support-ticket-4711"
+# A guard against hangs: scrubbing and sending the event takes milliseconds.
+HANG_BOUND = 10.0
 
 
 async def test_test_error_reaches_sentry_once_with_its_context(observe: Observe) -> None:
@@ -129,10 +133,22 @@ async def test_production_samples_business_events(observe: Observe) -> None:
 async def test_sentry_checks_in_production_need_the_token(observe: Observe) -> None:
     obs = await observe(ENVIRONMENT="production", SENTRY_TEST_TOKEN="operator-check-1234")
     obs.secrets.add("operator-check-1234")
+    # Wrong, empty and malformed tokens (bytes outside ASCII, as any client may send) are all a
+    # plain 404: never a 500, never an event that reveals the endpoint or spends the quota.
+    wrong_tokens = [
+        b"guess",
+        b"",
+        b"\xff\xfe",
+        "opérator-check-1234".encode(),
+        b"operator-check-1234\x80",
+        "operator-check-1234é".encode(),
+    ]
     for path in ("/api/sentry/test-error", "/api/sentry/test-message"):
         assert (await obs.client.get(path)).status_code == 404
-        wrong = {"X-Sentry-Test-Token": "guess"}
-        assert (await obs.client.get(path, headers=wrong)).status_code == 404
+        for wrong in wrong_tokens:
+            refused = await obs.client.get(path, headers={"X-Sentry-Test-Token": wrong})
+            assert refused.status_code == 404, (wrong, refused.text)
+            assert refused.json()["detail"] == "Not Found"
     assert obs.events() == []
 
     token = {"X-Sentry-Test-Token": "operator-check-1234"}
@@ -196,3 +212,20 @@ async def test_database_outage_503_reaches_sentry_once(observe: Observe) -> None
     assert event["tags"]["request_id"] == response.headers["X-Request-ID"]
     assert event["transaction"] == "/api/store/{identifier}"
     assert event["exception"]["values"][-1]["type"] in {"ConnectionRefusedError", "OSError"}
+
+
+async def test_a_huge_client_value_is_cut_before_it_is_scrubbed(observe: Observe) -> None:
+    # Clients choose the User-Agent and the query string; scrubbing them must stay linear and
+    # bounded (16,000 digits used to stall the worker for a second, this many for minutes).
+    obs = await observe()
+    hostile = "1" * 200_000
+    started = time.process_time()
+    response = await obs.client.get(
+        f"/api/sentry/test-error?q={hostile[:60_000]}", headers={"User-Agent": hostile}
+    )
+    assert response.status_code == 500
+    [event] = obs.errors()
+    assert time.process_time() - started < HANG_BOUND
+    request = event["request"]
+    assert len(request["headers"]["user-agent"]) <= MAX_TEXT + 40
+    assert len(request["query_string"]) <= MAX_TEXT + 40

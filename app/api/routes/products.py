@@ -17,7 +17,7 @@ from app.api.deps import (
     StorageDep,
     reader_for,
 )
-from app.api.limits import first_click
+from app.api.limits import counted_click
 from app.api.responses import errors, json_or_form_body
 from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
 from app.fastpath.shortcuts import fast_get
@@ -138,6 +138,7 @@ async def track_click(
     # Existence first, so made-up product ids never create rate-limit counters.
     if not await products_service.is_clickable(session, product_id=product_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    if await first_click(request, limiter, settings, product_id=product_id):
-        await products_service.track_click(session, product_id=product_id)
+    async with counted_click(request, limiter, settings, product_id=product_id) as first:
+        if first:
+            await products_service.track_click(session, product_id=product_id)
     return Message(message="Click tracked successfully")

@@ -21,10 +21,10 @@ from app.api.deps import (
 from app.api.limits import (
     answer_no_sooner,
     guard_account_token,
-    guard_email_change,
     guard_password_reset,
     guard_verification_resend,
     normalised_email,
+    password_check,
 )
 from app.api.responses import errors
 from app.mail.compose import EmailComposer
@@ -213,19 +213,20 @@ async def change_email(
 ) -> Detail:
     """Ask to move the account to a new address: it changes once the link sent there is opened;
     the current address is told."""
-    await guard_email_change(request, limiter, settings, user_id=user.id)
     try:
-        await recovery.request_email_change(
-            session,
-            hasher,
-            composer,
-            settings,
-            user=user,
-            new_email=data.new_email,
-            password=data.password,
-        )
-    except WrongPasswordError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, WRONG_PASSWORD) from None
+        async with password_check(request, limiter, settings, user_id=user.id):
+            try:
+                await recovery.request_email_change(
+                    session,
+                    hasher,
+                    composer,
+                    settings,
+                    user=user,
+                    new_email=data.new_email,
+                    password=data.password,
+                )
+            except WrongPasswordError:
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, WRONG_PASSWORD) from None
     except SameEmailError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, SAME_EMAIL) from None
     except EmailTakenError:

@@ -1,6 +1,6 @@
 """Endpoints an operator uses to check that errors and messages reach Sentry."""
 
-import secrets
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, status
@@ -19,15 +19,23 @@ class SentryTestError(RuntimeError):
     """Raised on purpose by /api/sentry/test-error."""
 
 
+def token_matches(sent: str | None, expected: str | None) -> bool:
+    """Whether the header carries the token, compared as bytes in constant time.
+
+    The server hands header values over decoded as latin-1, so any byte can arrive; encoding back
+    gives exactly the bytes sent (a str comparison raised on anything outside ASCII).
+    """
+    if not sent or not expected:
+        return False
+    return hmac.compare_digest(sent.encode("latin-1"), expected.encode("utf-8"))
+
+
 async def require_test_access(
     settings: SettingsDep,
     token: Annotated[str | None, Header(alias="X-Sentry-Test-Token")] = None,
 ) -> None:
     """Open in development and staging; in production only with the right test token."""
-    if not settings.is_production:
-        return
-    expected = settings.SENTRY_TEST_TOKEN
-    if not expected or not token or not secrets.compare_digest(token, expected):
+    if settings.is_production and not token_matches(token, settings.SENTRY_TEST_TOKEN):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
 
 

@@ -1,18 +1,19 @@
 """Vendor registration, profile and store settings."""
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from app.api.authentication import AuthDep, CurrentUser
 from app.api.deps import (
     ComposerDep,
     EventsDep,
     HasherDep,
+    LimiterDep,
     SessionDep,
     SettingsDep,
     StorageDep,
 )
 from app.api.forms import field_error
-from app.api.limits import limit_registration
+from app.api.limits import limit_registration, password_check
 from app.api.responses import errors
 from app.domain.phones import normalise_whatsapp
 from app.observability.events import BusinessEvent
@@ -102,39 +103,52 @@ async def update_store(
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(400, 401, 403, 413, 422),
+    responses=errors(400, 401, 403, 413, 422, 429),
 )
 async def change_password(
-    data: PasswordChange, auth: AuthDep, session: SessionDep, hasher: HasherDep
+    request: Request,
+    data: PasswordChange,
+    auth: AuthDep,
+    session: SessionDep,
+    hasher: HasherDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
 ) -> None:
     """Set a new password; every other session is logged out."""
-    try:
-        await users_service.change_password(
-            session,
-            hasher,
-            user=auth.user,
-            current_session_id=auth.session_id,
-            current_password=data.current_password,
-            new_password=data.new_password,
-        )
-    except WrongPasswordError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Current password is incorrect") from None
+    async with password_check(request, limiter, settings, user_id=auth.user.id):
+        try:
+            await users_service.change_password(
+                session,
+                hasher,
+                user=auth.user,
+                current_session_id=auth.session_id,
+                current_password=data.current_password,
+                new_password=data.new_password,
+            )
+        except WrongPasswordError:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, "Current password is incorrect"
+            ) from None
 
 
 @router.delete(
-    "/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(400, 401, 403, 413, 422)
+    "/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(400, 401, 403, 413, 422, 429)
 )
 async def delete_me(
+    request: Request,
     data: AccountDeletion,
     user: CurrentUser,
     session: SessionDep,
     hasher: HasherDep,
     storage: StorageDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
 ) -> None:
     """Delete the account with its products, sessions and photos, after confirming the password."""
-    try:
-        await users_service.delete_account(
-            session, storage, hasher, user=user, password=data.password
-        )
-    except WrongPasswordError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Password is incorrect") from None
+    async with password_check(request, limiter, settings, user_id=user.id):
+        try:
+            await users_service.delete_account(
+                session, storage, hasher, user=user, password=data.password
+            )
+        except WrongPasswordError:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "Password is incorrect") from None
