@@ -23,3 +23,8 @@ def plain_decimal_text(value: Any) -> Any:
 def money_to_json(value: Decimal) -> int | float:
     # The frontend reads prices as numbers; whole amounts stay integers (1500, not 1500.0).
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def format_naira(value: Decimal) -> str:
+    """`Decimal("12500")` -> `₦12,500.00`: how a price reads to a Nigerian shopper."""
+    return f"₦{value.quantize(CENT):,.2f}"
