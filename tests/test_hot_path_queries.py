@@ -156,6 +156,7 @@ async def test_storefront_and_list_bodies_keep_the_contract(
         "whatsapp_number",
         "banner_url",
         "store_slug",
+        "share_url",
         "products",
     ]
     assert body["vendor_name"] == "Ada Fabrics Ng"

@@ -38,6 +38,8 @@ class Pages:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Templates are read once: no file check per render on the store pages' hot path.
+            auto_reload=False,
         )
         # The stylesheet is inlined in every page (no request for it on a slow network) and
         # allowed by its hash, so the policy needs no 'unsafe-inline' and no per-response nonce.
