@@ -18,7 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
-from tests.conftest import client_for, create_product, make_settings, vendor
+from app.web.rendered import Rendered, RenderedPages
+from tests.conftest import client_for, create_product, make_settings, postgres_only, vendor
+from tests.test_hot_path_queries import add_bulk_stores, add_products, recorded_statements
 
 BASE = "http://testserver"
 SHARE = "https://shop.example"
@@ -150,7 +152,8 @@ async def test_store_page_lists_available_products_newest_first(
     assert body.index("Silk scarf") < body.index("Old wrapper")
     assert "Hidden hat" not in body
     assert "₦12,500.50" in body and "₦100.00" in body
-    assert "Soft\nand light" in body
+    assert "Soft and light" in body  # a card's summary is one line; the product page keeps them
+    assert "Soft\nand light" in (await client.get(f"/s/ada-fabrics/p/{new['id']}")).text
     orders = [href for href in page.hrefs() if href.endswith("/whatsapp")]
     assert orders == [
         f"/s/ada-fabrics/p/{new['id']}/whatsapp",
@@ -528,3 +531,52 @@ async def test_a_page_view_is_the_storefront_event(
     assert [(r.getMessage(), r.products) for r in views] == [("Storefront viewed", 1)] * 2  # type: ignore[attr-defined]
     assert views[0].vendor_id == views[1].vendor_id  # type: ignore[attr-defined]
     assert re.fullmatch(r"user_\w+", views[1].vendor_id)  # type: ignore[attr-defined]
+
+
+async def test_one_statement_a_page_whatever_the_store_size(
+    app: FastAPI, client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    headers = await vendor(client, "ada@example.com")
+    me = (await client.get("/api/users/me", headers=headers)).json()
+    ids = await add_products(engine, me["id"], 60)
+    for path in ("/s/ada", "/s/ada?page=2", f"/s/ada/p/{ids[0]}", "/s/nobody", "/s/ada?page=9"):
+        for _ in range(2):  # rendered, then served again: the rows are still read each time
+            with recorded_statements(app) as statements:
+                response = await client.get(path)
+            assert response.status_code in (200, 404), path
+            assert len(statements) == 1, (path, statements)
+    with recorded_statements(app) as statements:
+        assert (await client.get("/s/ada?page=0")).status_code == 404
+        assert (await client.get("/s/ada/p/" + "x" * 101)).status_code == 404
+    assert statements == []
+
+
+@postgres_only
+async def test_store_page_statements_use_indexes_on_a_large_table(
+    app: FastAPI, client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await vendor(client, "ada@example.com")
+    product_id = await add_bulk_stores(engine)
+    with recorded_statements(app) as statements:
+        assert (await client.get("/s/bulk-7")).status_code == 200
+        assert (await client.get("/s/bulk-7?page=3")).status_code == 200
+        assert (await client.get(f"/s/bulk-7/p/{product_id}")).status_code == 200
+        assert (await client.get(f"/s/bulk-7/p/{product_id}/whatsapp")).status_code == 302
+    reads = [(sql, params) for sql, params in statements if "FROM users" in sql]
+    assert len(reads) == 4
+    async with engine.connect() as conn:
+        for sql, params in reads:
+            plan = "\n".join(row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {sql}", params))
+            assert "Seq Scan on products" not in plan, plan
+
+
+def test_rendered_pages_stay_within_their_budget() -> None:
+    pages = RenderedPages(budget_bytes=100)
+    for n in range(5):
+        pages.put(n, Rendered(b"x" * 30, f'"{n}"'))
+    assert [pages.get(n) is not None for n in range(5)] == [False, False, True, True, True]
+    pages.get(2)  # used: kept ahead of 3
+    pages.put(5, Rendered(b"y" * 30, '"5"'))
+    assert pages.get(3) is None and pages.get(2) is not None
+    too_big = Rendered(b"z" * 101, '"big"')
+    assert pages.put(6, too_big) is too_big and pages.get(6) is None

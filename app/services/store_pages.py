@@ -7,13 +7,14 @@ slugs, old links, aliases).
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import Label, Select, and_, bindparam, func, select
+from sqlalchemy import Label, Select, String, and_, bindparam, cast, func, select
 from sqlalchemy.orm import aliased
 
 from app.domain.money import format_naira
@@ -25,9 +26,12 @@ from app.models import Photo, Product, User
 from app.services.bodies import PHOTO_COLUMNS, vendor_name
 from app.services.store import link_params, vendor_matches
 
+V = TypeVar("V")
 PAGE_SIZE = 24
 # Product ids are at most this long (the JSON routes' limit).
 PRODUCT_ID_MAX_LENGTH = 100
+# A card shows this much of a description; the product's page shows it all.
+SUMMARY_CHARS = 180
 # Page numbers past this are refused before any statement (no store has that many products).
 MAX_PAGE = 100_000
 
@@ -71,8 +75,10 @@ class Item:
     """A product as the pages show it."""
 
     id: str
+    ref: str  # the id as it goes in a URL path
     name: str
     description: str
+    summary: str  # the description's start, for a card
     price: str  # ₦12,500.00
     available: bool
     pictures: list[Picture]
@@ -112,7 +118,14 @@ _PREVIEW_FIELDS = ("preview_url", "preview_width", "preview_height", "preview_by
 
 
 def _photo(alias: Any, prefix: str, fields: Sequence[str]) -> list[Label[Any]]:
-    return [getattr(alias, name).label(prefix + name) for name in fields]
+    # The widths as JSON text on both databases (SQLite's driver would decode them to a list),
+    # so every value of a row is hashable and the row can be a rendered page's key.
+    return [
+        (cast(alias.variants, String) if name == "variants" else getattr(alias, name)).label(
+            prefix + name
+        )
+        for name in fields
+    ]
 
 
 def _vendor(*extra: Label[Any]) -> Any:
@@ -240,9 +253,7 @@ class _Reader:
             # No stored sizes (the earlier backend's URL, or not backfilled yet): the original.
             return Picture(original, "", None, None)
         variants = row[self.at[prefix + "variants"]]
-        decoded: list[dict[str, Any]] = (
-            json.loads(variants) if isinstance(variants, str) else variants
-        )
+        decoded: list[dict[str, Any]] = json.loads(variants)
         width = row[self.at[prefix + "width"]]
         height = row[self.at[prefix + "height"]]
         widths = {item["width"]: item["url"] for item in decoded}
@@ -286,7 +297,20 @@ def pages_for(total: int) -> int:
     return max(1, -(-total // PAGE_SIZE))
 
 
-async def store_view(db: ReadConnection, *, identifier: str, page: int) -> StoreView | None:
+@dataclass(frozen=True, slots=True)
+class Fetched(Generic[V]):
+    """A page's rows as read. Equal keys mean equal rows, hence the same page: one rendered
+    from them may be served again. `view()` shapes them for the template."""
+
+    key: Hashable
+    vendor_id: str
+    total: int  # the store's available products (0 on a product's page: not read)
+    view: Callable[[], V]
+
+
+async def fetch_store(
+    db: ReadConnection, *, identifier: str, page: int
+) -> Fetched[StoreView] | None:
     """A store's page of available products, newest first; None for no such store or a page
     past its end. One statement."""
     if not identifier.strip() or not 1 <= page <= MAX_PAGE:
@@ -295,6 +319,16 @@ async def store_view(db: ReadConnection, *, identifier: str, page: int) -> Store
     rows = await db.fetch(STORE_PAGE, params)
     if not rows:
         return None
+    at = _STORE_ROWS.at
+    return Fetched(
+        key=("store", page, *rows),
+        vendor_id=rows[0][at["vendor_id"]],
+        total=int(rows[0][at["total"]]),
+        view=partial(_store_view, rows, page),
+    )
+
+
+def _store_view(rows: list[Row], page: int) -> StoreView:
     read = _STORE_ROWS
     at = read.at
     first = rows[0]
@@ -309,15 +343,25 @@ async def store_view(db: ReadConnection, *, identifier: str, page: int) -> Store
     return StoreView(read.store(first, total), items, page, pages_for(total), preview)
 
 
-async def product_view(
+async def fetch_product(
     db: ReadConnection, *, identifier: str, product_id: str
-) -> ProductView | None:
+) -> Fetched[ProductView] | None:
     """One product of the store behind `identifier`, sold out or not, with all its photos; None
     when the store has no such product. One statement."""
     params = _product_params(identifier, product_id)
     row = None if params is None else await db.fetchrow(PRODUCT_PAGE, params)
     if row is None:
         return None
+    at = _PRODUCT_ROWS.at
+    return Fetched(
+        key=("product", row),
+        vendor_id=row[at["vendor_id"]],
+        total=0,
+        view=partial(_product_view, row),
+    )
+
+
+def _product_view(row: Row) -> ProductView:
     read = _PRODUCT_ROWS
     at = read.at
     pictures = []
@@ -356,16 +400,29 @@ def _product_params(identifier: str, product_id: str) -> dict[str, str] | None:
     return {**link_params(identifier), "product_id": product_id}
 
 
+def summary(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """The start of a text, cut at a word, on one line."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
+
+
 def product_path(slug: str, product_id: str) -> str:
     return f"/s/{slug}/p/{quote(product_id, safe='')}"
 
 
 def _item(row: Row, at: dict[str, int], *, available: bool, pictures: list[Picture]) -> Item:
     price: Decimal = row[at["p_price"]]
+    product_id: str = row[at["p_id"]]
+    description: str = row[at["p_description"]] or ""
     return Item(
-        id=row[at["p_id"]],
+        id=product_id,
+        ref=quote(product_id, safe=""),
         name=row[at["p_name"]],
-        description=row[at["p_description"]] or "",
+        description=description,
+        summary=summary(description),
         price=format_naira(price),
         available=available,
         pictures=pictures,

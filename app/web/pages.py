@@ -15,11 +15,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse
 
 from app.observability.context import current_request_id
+from app.web.rendered import RenderedPages
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Paths whose errors are answered as HTML pages rather than JSON.
 HTML_PREFIXES = ("/s/", "/account")
 HTML = "text/html; charset=utf-8"
+# Rendered store pages kept per worker (a 24-product page is 20-60 KB).
+RENDERED_BUDGET_BYTES = 16 * 1024 * 1024
 
 
 def csp_hash(text: str) -> str:
@@ -46,6 +49,7 @@ class Pages:
         self.stylesheet = (TEMPLATES / "style.css").read_text()
         self.env.globals.update(site_name=site_name, stylesheet=self.stylesheet)
         self.style_source = csp_hash(self.stylesheet)
+        self.rendered = RenderedPages(budget_bytes=RENDERED_BUDGET_BYTES)
 
     def csp(self, *, img_src: str = "'self'", script_src: str = "'none'") -> str:
         """No script, font or frame from anywhere; the inline stylesheet by its hash; forms post

@@ -1,6 +1,8 @@
 """The store pages a vendor shares: server-rendered HTML that previews in WhatsApp and reads
 before any script runs, the order link that counts the tap, and /robots.txt."""
 
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -15,11 +17,13 @@ from app.http.head import REQUESTED_METHOD
 from app.observability.events import BusinessEvent
 from app.services import store_pages as pages_service
 from app.services.bodies import share_url
-from app.services.store_pages import Preview
+from app.services.store_pages import Fetched, Preview, ProductView, StoreView
 from app.settings import Settings
 from app.web.pages import HTML, TEMPLATES, Pages
+from app.web.rendered import Rendered
 
 router = APIRouter(tags=["store pages"])
+V = TypeVar("V")
 
 STORE_NOT_FOUND = "Store not found"
 PRODUCT_NOT_FOUND = "Product not found"
@@ -28,7 +32,6 @@ PREVIEW_PATH = "/store-preview.jpg"
 # The image a link previews with when neither the product nor the store has a photo fit for it.
 DEFAULT_PREVIEW = (TEMPLATES.parent / "static" / "store-preview.jpg").read_bytes()
 DEFAULT_PREVIEW_SIZE = (1200, 630)
-DESCRIPTION_CHARS = 160
 PAGE_HEADERS = {"Cache-Control": PUBLIC_REVALIDATE}
 
 
@@ -47,10 +50,6 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _site(request: Request) -> tuple[Pages, Settings]:
-    return request.app.state.pages, request.app.state.settings
-
-
 def _policy(pages: Pages, settings: Settings) -> str:
     # Photos come from this service's media origin, the bucket's, or (the earlier backend's
     # absolute URLs) any https origin; nothing else is loaded from anywhere.
@@ -61,11 +60,6 @@ def _policy(pages: Pages, settings: Settings) -> str:
     return pages.csp(img_src=" ".join(sorted(sources)))
 
 
-def _shorten(text: str, limit: int = DESCRIPTION_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _image(preview: Preview | None, settings: Settings) -> dict[str, object]:
     if preview is None:
         width, height = DEFAULT_PREVIEW_SIZE
@@ -73,20 +67,70 @@ def _image(preview: Preview | None, settings: Settings) -> dict[str, object]:
     return {"url": preview.url, "width": preview.width, "height": preview.height}
 
 
-def _html(
-    request: Request, pages: Pages, settings: Settings, name: str, **context: object
+def _serve(
+    request: Request,
+    fetched: Fetched[V],
+    name: str,
+    context: Callable[[V, Settings], dict[str, object]],
 ) -> Response:
-    """The page with its strong ETag, or a bodiless 304 when the client holds it already."""
-    body = pages.env.get_template(name).render(**context).encode()
-    etag = strong_etag(body)
+    """The page (rendered unless these very rows were rendered before) with its strong ETag, or
+    a bodiless 304 when the client holds it already."""
+    pages: Pages = request.app.state.pages
+    settings: Settings = request.app.state.settings
+    page = pages.rendered.get(fetched.key)
+    if page is None:
+        view = fetched.view()
+        body = pages.env.get_template(name).render(context(view, settings)).encode()
+        page = pages.rendered.put(fetched.key, Rendered(body, strong_etag(body)))
     headers = {
         **PAGE_HEADERS,
-        "ETag": etag,
+        "ETag": page.etag,
         "Content-Security-Policy": _policy(pages, settings),
     }
-    if etag_matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), page.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(body, media_type=HTML, headers=headers)
+    return Response(page.body, media_type=HTML, headers=headers)
+
+
+def _store_context(view: StoreView, settings: Settings) -> dict[str, object]:
+    store = view.store
+    share = share_url(settings.share_base_url, store.slug)
+    names = ", ".join(item.name for item in view.items[:3])
+    count = f"{store.total} product{'' if store.total == 1 else 's'}"
+    return {
+        "view": view,
+        "store": store,
+        "base": f"/s/{store.slug}",
+        "title": store.name if view.page == 1 else f"{store.name} · page {view.page}",
+        "og_title": store.name,
+        "og_type": "website",
+        "canonical": share if view.page == 1 else f"{share}?page={view.page}",
+        "description": pages_service.summary(
+            f"{count} on {store.name}: {names}" if names else count
+        ),
+        "image": _image(view.preview, settings),
+    }
+
+
+def _product_context(view: ProductView, settings: Settings) -> dict[str, object]:
+    item = view.item
+    path = pages_service.product_path(view.store.slug, item.id)
+    state = item.price if item.available else f"{item.price} · Sold out"
+    return {
+        "view": view,
+        "store": view.store,
+        "item": item,
+        "base": f"/s/{view.store.slug}",
+        "path": path,
+        "title": f"{item.name} · {view.store.name}",
+        "og_title": f"{item.name} · {item.price}",
+        "og_type": "product",
+        "canonical": settings.share_base_url + path,
+        "description": pages_service.summary(
+            f"{state}. {item.description}" if item.description else state
+        ),
+        "image": _image(view.preview, settings),
+    }
 
 
 @fast_get(router, "/s/{identifier}", response_class=Response, include_in_schema=False)
@@ -96,31 +140,13 @@ async def store_page(identifier: str, request: Request) -> Response:
     if page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, PAGE_NOT_FOUND)
     async with reader_for(request).connect() as db:
-        view = await pages_service.store_view(db, identifier=identifier, page=page)
-    if view is None:
+        fetched = await pages_service.fetch_store(db, identifier=identifier, page=page)
+    if fetched is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, STORE_NOT_FOUND)
     events_for(request).record(
-        BusinessEvent.STOREFRONT_VIEWED, vendor_id=view.store.vendor_id, products=view.store.total
+        BusinessEvent.STOREFRONT_VIEWED, vendor_id=fetched.vendor_id, products=fetched.total
     )
-    pages, settings = _site(request)
-    share = share_url(settings.share_base_url, view.store.slug)
-    names = ", ".join(item.name for item in view.items[:3])
-    count = f"{view.store.total} product{'' if view.store.total == 1 else 's'}"
-    return _html(
-        request,
-        pages,
-        settings,
-        "store/store.html",
-        view=view,
-        store=view.store,
-        base=f"/s/{view.store.slug}",
-        title=view.store.name if page == 1 else f"{view.store.name} · page {page}",
-        og_title=view.store.name,
-        og_type="website",
-        canonical=share if page == 1 else f"{share}?page={page}",
-        description=_shorten(f"{count} on {view.store.name}: {names}" if names else count),
-        image=_image(view.preview, settings),
-    )
+    return _serve(request, fetched, "store/store.html", _store_context)
 
 
 @fast_get(
@@ -129,30 +155,12 @@ async def store_page(identifier: str, request: Request) -> Response:
 async def product_page(identifier: str, product_id: str, request: Request) -> Response:
     """One product's page with all its photos; "Sold out" when it is not available."""
     async with reader_for(request).connect() as db:
-        view = await pages_service.product_view(db, identifier=identifier, product_id=product_id)
-    if view is None:
+        fetched = await pages_service.fetch_product(
+            db, identifier=identifier, product_id=product_id
+        )
+    if fetched is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, PRODUCT_NOT_FOUND)
-    pages, settings = _site(request)
-    item = view.item
-    path = pages_service.product_path(view.store.slug, item.id)
-    state = item.price if item.available else f"{item.price} · Sold out"
-    return _html(
-        request,
-        pages,
-        settings,
-        "store/product.html",
-        view=view,
-        store=view.store,
-        item=item,
-        base=f"/s/{view.store.slug}",
-        path=path,
-        title=f"{item.name} · {view.store.name}",
-        og_title=f"{item.name} · {item.price}",
-        og_type="product",
-        canonical=settings.share_base_url + path,
-        description=_shorten(f"{state}. {item.description}" if item.description else state),
-        image=_image(view.preview, settings),
-    )
+    return _serve(request, fetched, "store/product.html", _product_context)
 
 
 def order_message(product_name: str, price: str, url: str) -> str:
