@@ -168,6 +168,7 @@ def production_env(dsn: str) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": dsn,
         "CORS_ORIGINS": "https://bench.example",
+        "SHARE_BASE_URL": "https://bench.example",
         "LOG_LEVEL": "INFO",
         "SENTRY_DSN": "",
         "WEB_CONCURRENCY": "1",

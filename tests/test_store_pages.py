@@ -5,6 +5,7 @@ share link and robots.txt."""
 import io
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from typing import Any
@@ -21,6 +22,7 @@ from app.main import create_app
 from app.web.rendered import Rendered, RenderedPages
 from tests.conftest import client_for, create_product, make_settings, postgres_only, vendor
 from tests.test_hot_path_queries import add_bulk_stores, add_products, recorded_statements
+from tests.test_photos import public_read_policy, s3_client, s3_endpoint  # noqa: F401 - fixture
 
 BASE = "http://testserver"
 SHARE = "https://shop.example"
@@ -580,3 +582,51 @@ def test_rendered_pages_stay_within_their_budget() -> None:
     assert pages.get(3) is None and pages.get(2) is not None
     too_big = Rendered(b"z" * 101, '"big"')
     assert pages.put(6, too_big) is too_big and pages.get(6) is None
+
+
+async def test_photos_in_a_bucket_preview_from_its_public_address(
+    database_url: str,
+    engine: AsyncEngine,
+    s3_endpoint: str,  # noqa: F811 - the fixture imported above
+) -> None:
+    bucket = f"qv-{uuid.uuid4().hex[:16]}"
+    s3 = s3_client(s3_endpoint)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=public_read_policy(bucket))
+    public = f"{s3_endpoint}/{bucket}"
+    settings = make_settings(
+        database_url,
+        PUBLIC_BASE_URL="https://api.example",
+        STORAGE_BACKEND="s3",
+        S3_BUCKET=bucket,
+        S3_REGION="us-east-1",
+        S3_ENDPOINT_URL=s3_endpoint,
+        S3_PUBLIC_BASE_URL=public,
+        S3_ACCESS_KEY_ID="testing",
+        S3_SECRET_ACCESS_KEY="testing",
+    )
+    application = create_app(settings)
+    try:
+        async with client_for(application) as client, httpx.AsyncClient(timeout=10) as internet:
+            ada = await vendor(client, "ada@example.com")
+            product = await photo_product(client, ada, "Bucket dress", jpeg((1300, 900)))
+            for path in ("/s/ada", f"/s/ada/p/{product['id']}"):
+                response = await client.get(path, headers={"User-Agent": CRAWLERS[0]})
+                page = store_page(response)
+                assert s3_endpoint in response.headers["Content-Security-Policy"]
+                image = page.meta["og:image"]
+                assert image.startswith(f"{public}/products/") and image.endswith(".jpg")
+                fetched = await internet.get(image)
+                assert fetched.headers["content-type"] == "image/jpeg"
+                assert len(fetched.content) < 300_000
+                size = Image.open(io.BytesIO(fetched.content)).size
+                assert size[0] >= 600
+                assert size == (int(page.meta["og:image:width"]), int(page.meta["og:image:height"]))
+                [photo] = page.images
+                for candidate in photo["srcset"].split(", "):
+                    url = candidate.split()[0]
+                    assert url.startswith(public)
+                    assert (await internet.get(url)).status_code == 200
+    finally:
+        await application.state.storage.close()
+        await application.state.engine.dispose()
