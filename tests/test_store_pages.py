@@ -253,7 +253,7 @@ async def test_previews_use_each_photos_jpeg_and_pages_offer_its_widths(
         meta["og:image:height"],
     )
     first, second = product.images
-    assert "srcset" not in first or first["srcset"].count("w,") == 0
+    assert first["srcset"] == f"{first['src']} 300w"  # narrower than any stored width
     assert (first["width"], first["height"]) == ("300", "200")
     assert "loading" not in first and second["loading"] == "lazy"
     widths = [int(item.split()[-1].removesuffix("w")) for item in second["srcset"].split(", ")]
@@ -320,11 +320,10 @@ async def test_pages_of_24_and_404_for_any_other_page_number(client: httpx.Async
     error_page(await client.get("/s/ada?page=99999999999999999999"))
 
     await vendor(client, "empty@example.com")
-    assert (
-        "no products on show yet"
-        in store_page(await client.get("/s/empty")).meta.get("og:description", "")
-        or (await client.get("/s/empty")).status_code == 200
-    )
+    empty_response = await client.get("/s/empty")
+    empty = store_page(empty_response)
+    assert "no products on show yet" in empty_response.text
+    assert empty.meta["og:description"] == "0 products"
     error_page(await client.get("/s/empty?page=2"))
 
 
@@ -375,7 +374,7 @@ async def test_hostile_vendor_text_is_shown_as_text(client: httpx.AsyncClient) -
         assert "onerror=alert(1)>" not in response.text.replace("&gt;", "")
         assert all(img.get("src") != "x" for img in page.images)
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in response.text
-        assert "{{ 7*7 }}" in response.text or path == "/s/ada"
+        assert "{{ 7*7 }}" in response.text
         assert page.meta["og:title"].startswith(("</title><script>", hostile))
     response = await client.get(f"/s/ada/p/{product['id']}/whatsapp")
     message = parse_qs(urlsplit(response.headers["location"]).query)["text"][0]

@@ -400,6 +400,11 @@ def _product_params(identifier: str, product_id: str) -> dict[str, str] | None:
     return {**link_params(identifier), "product_id": product_id}
 
 
+def order_message(link: OrderLink, page_url: str) -> str:
+    """The message the shopper's WhatsApp opens with: the product, its price, its page."""
+    return f"Hello! I would like to order {link.product_name} ({link.price}): {page_url}"
+
+
 def summary(text: str, limit: int = SUMMARY_CHARS) -> str:
     """The start of a text, cut at a word, on one line."""
     text = " ".join(text.split())

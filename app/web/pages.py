@@ -21,8 +21,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Paths whose errors are answered as HTML pages rather than JSON.
 HTML_PREFIXES = ("/s/", "/account")
 HTML = "text/html; charset=utf-8"
-# Rendered store pages kept per worker (a 24-product page is 20-60 KB).
-RENDERED_BUDGET_BYTES = 16 * 1024 * 1024
+# Rendered store pages kept per worker (a 24-product page is 20-60 KB; the rows they are kept
+# under take about as much again).
+RENDERED_BUDGET_BYTES = 8 * 1024 * 1024
 
 
 def csp_hash(text: str) -> str:

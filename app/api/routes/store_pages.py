@@ -28,10 +28,15 @@ V = TypeVar("V")
 STORE_NOT_FOUND = "Store not found"
 PRODUCT_NOT_FOUND = "Product not found"
 PAGE_NOT_FOUND = "There is no such page in this store"
+STORE_OR_PAGE_NOT_FOUND = "Store or page not found"
 PREVIEW_PATH = "/store-preview.jpg"
 # The image a link previews with when neither the product nor the store has a photo fit for it.
 DEFAULT_PREVIEW = (TEMPLATES.parent / "static" / "store-preview.jpg").read_bytes()
 DEFAULT_PREVIEW_SIZE = (1200, 630)
+DEFAULT_PREVIEW_HEADERS = {
+    "Cache-Control": "public, max-age=86400",
+    "ETag": strong_etag(DEFAULT_PREVIEW),
+}
 PAGE_HEADERS = {"Cache-Control": PUBLIC_REVALIDATE}
 
 
@@ -142,7 +147,9 @@ async def store_page(identifier: str, request: Request) -> Response:
     async with reader_for(request).connect() as db:
         fetched = await pages_service.fetch_store(db, identifier=identifier, page=page)
     if fetched is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, STORE_NOT_FOUND)
+        # One statement cannot tell a page past the end from a missing store.
+        detail = STORE_NOT_FOUND if page == 1 else STORE_OR_PAGE_NOT_FOUND
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail)
     events_for(request).record(
         BusinessEvent.STOREFRONT_VIEWED, vendor_id=fetched.vendor_id, products=fetched.total
     )
@@ -161,10 +168,6 @@ async def product_page(identifier: str, product_id: str, request: Request) -> Re
     if fetched is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, PRODUCT_NOT_FOUND)
     return _serve(request, fetched, "store/product.html", _product_context)
-
-
-def order_message(product_name: str, price: str, url: str) -> str:
-    return f"Hello! I would like to order {product_name} ({price}): {url}"
 
 
 @router.get(
@@ -194,7 +197,7 @@ async def order_on_whatsapp(
     # A HEAD (a link checker, a preview fetcher) is no tap.
     if request.scope.get(REQUESTED_METHOD) != "HEAD":
         await count_click(request, session, limiter, settings, product_id=product_id)
-    text = order_message(link.product_name, link.price, settings.share_base_url + path)
+    text = pages_service.order_message(link, settings.share_base_url + path)
     return RedirectResponse(
         wa_me_url(link.whatsapp_number, text), status.HTTP_302_FOUND, headers=headers
     )
@@ -203,11 +206,7 @@ async def order_on_whatsapp(
 @router.get(PREVIEW_PATH, response_class=Response, include_in_schema=False)
 async def default_preview() -> Response:
     """The image a store link previews with when it has no photo of its own."""
-    return Response(
-        DEFAULT_PREVIEW,
-        media_type="image/jpeg",
-        headers={"Cache-Control": "public, max-age=86400", "ETag": strong_etag(DEFAULT_PREVIEW)},
-    )
+    return Response(DEFAULT_PREVIEW, media_type="image/jpeg", headers=DEFAULT_PREVIEW_HEADERS)
 
 
 @router.get("/robots.txt", response_class=PlainTextResponse, include_in_schema=False)
