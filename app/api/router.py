@@ -18,6 +18,7 @@ from app.api.routes import (
     recovery,
     sentry_test,
     store,
+    store_pages,
     users,
 )
 from app.api.routes.media import mount_media
@@ -29,7 +30,7 @@ def include_routes(app: FastAPI) -> None:
     # route shares their paths, so the hottest requests try the fewest routes.
     for module in (store, products, photos, auth, users, recovery, feedback, sentry_test, health):
         app.include_router(module.router)
-    for module in (account, account_recovery):
+    for module in (store_pages, account, account_recovery):
         app.include_router(module.router)
     install_login_redirect(app)
     install_shortcuts(app)

@@ -79,4 +79,6 @@ class Storefront(BaseModel):
     whatsapp_number: str
     banner_url: str | None
     store_slug: str
+    # The store's own page, the link to share: <SHARE_BASE_URL>/s/<slug>.
+    share_url: str
     products: list[StoreProduct]

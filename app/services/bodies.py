@@ -25,6 +25,11 @@ def photo_slots(*urls: str | None) -> list[dict[str, int | str]]:
     return [{"slot": slot, "url": url} for slot, url in enumerate(urls, start=1) if url]
 
 
+def share_url(share_base: str, slug: str) -> str:
+    """The link a vendor shares: their store's page on this service."""
+    return f"{share_base}/s/{slug}"
+
+
 def vendor_name(store_name: str | None, email: str) -> str:
     """The store name, else the email's local part as the earlier backend showed it."""
     if store_name:
@@ -57,5 +62,6 @@ STOREFRONT = BodyMapper(
     whatsapp_number=column(User.whatsapp_number),
     banner_url=column(User.banner_url),
     store_slug=column(User.store_slug),
+    share_url=GIVEN,
     products=GIVEN,
 )

@@ -9,7 +9,7 @@ from app.domain.slugs import SLUG_MAX_LENGTH, normalise_slug
 from app.fastpath.mapping import position
 from app.fastpath.reads import ReadConnection, ReadQuery
 from app.models import Product, StoreAlias, User
-from app.services.bodies import STORE_PRODUCT, STOREFRONT
+from app.services.bodies import STORE_PRODUCT, STOREFRONT, share_url
 
 # The storefront reads plain rows through prebuilt statements, not ORM objects: for a 50-product
 # store, building statements and loading and validating Product instances was most of the
@@ -23,7 +23,7 @@ class StorePage:
     vendor_id: str
 
 
-def _vendor_matches() -> tuple[ColumnElement[bool], ColumnElement[int]]:
+def vendor_matches() -> tuple[ColumnElement[bool], ColumnElement[int]]:
     """Where-clause and preference for the vendor behind a store link.
 
     An old link kept from the earlier backend (an alias, matched exactly) wins over the slug the
@@ -42,7 +42,7 @@ def link_params(identifier: str) -> dict[str, str]:
     return {"alias": identifier.lower(), "slug": normalise_slug(identifier)}
 
 
-_MATCHES, _PREFERENCE = _vendor_matches()
+_MATCHES, _PREFERENCE = vendor_matches()
 _AVAILABLE = Product.is_available.is_(True)
 _AVAILABLE_COUNT = (
     select(func.count())
@@ -86,12 +86,14 @@ _PAGE_TOTAL = position(STORE_PAGE.statement, "total")
 _PAGE_PRODUCT_ID = position(STORE_PAGE.statement, "p_id")
 _FOUND_VENDOR = STOREFRONT.bind(FIND_STORE.statement, "v_")
 _FOUND_VENDOR_ID = position(FIND_STORE.statement, "vendor_id")
+_PAGE_SLUG = position(STORE_PAGE.statement, "v_store_slug")
+_FOUND_SLUG = position(FIND_STORE.statement, "v_store_slug")
 _FOUND_TOTAL = position(FIND_STORE.statement, "total")
 _ONE_PRODUCT = STORE_PRODUCT.bind(STORE_PRODUCT_QUERY.statement)
 
 
 async def store_page(
-    db: ReadConnection, *, identifier: str, limit: int, offset: int
+    db: ReadConnection, *, identifier: str, limit: int, offset: int, share_base: str
 ) -> StorePage | None:
     """The store and one page of its available products: one statement, two for a page past
     the end."""
@@ -103,7 +105,9 @@ async def store_page(
         products = [_PAGE_PRODUCT.body(row) for row in rows if row[_PAGE_PRODUCT_ID] is not None]
         first = rows[0]
         return StorePage(
-            body=_PAGE_VENDOR.body(first, {"products": products}),
+            body=_PAGE_VENDOR.body(
+                first, {"share_url": share_url(share_base, first[_PAGE_SLUG]), "products": products}
+            ),
             total=int(first[_PAGE_TOTAL]),
             vendor_id=first[_PAGE_VENDOR_ID],
         )
@@ -114,7 +118,9 @@ async def store_page(
     if vendor is None:
         return None
     return StorePage(
-        body=_FOUND_VENDOR.body(vendor, {"products": []}),
+        body=_FOUND_VENDOR.body(
+            vendor, {"share_url": share_url(share_base, vendor[_FOUND_SLUG]), "products": []}
+        ),
         total=int(vendor[_FOUND_TOTAL]),
         vendor_id=vendor[_FOUND_VENDOR_ID],
     )

@@ -50,6 +50,11 @@ class Settings(
 ):
     """Every setting; each concern's fields and rules live in its own mixin."""
 
+    @property
+    def share_base_url(self) -> str:
+        """Where the store pages are shared from: SHARE_BASE_URL, else the API's own origin."""
+        return self.SHARE_BASE_URL or self.public_base_url
+
     @model_validator(mode="after")
     def _refuse_unsafe_deployments(self) -> Self:
         """Outside development, refuse to start on settings that would expose accounts, each

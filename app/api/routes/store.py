@@ -12,6 +12,7 @@ from app.http.caching import revalidated_json
 from app.observability.events import BusinessEvent
 from app.schemas.product import Storefront, StoreProduct
 from app.services import store as store_service
+from app.settings import Settings
 
 router = APIRouter(prefix="/api/store", tags=["store"])
 
@@ -29,9 +30,14 @@ async def read_store(
     identifier: Identifier, request: Request, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
 ) -> Response:
     """A store and its available products, newest first; total in X-Total-Count."""
+    settings: Settings = request.app.state.settings
     async with reader_for(request).connect() as db:
         result = await store_service.store_page(
-            db, identifier=identifier, limit=limit, offset=offset
+            db,
+            identifier=identifier,
+            limit=limit,
+            offset=offset,
+            share_base=settings.share_base_url,
         )
     if result is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Store not found")
