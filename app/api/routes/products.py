@@ -15,6 +15,7 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
     StorageDep,
+    analytics_for,
     reader_for,
 )
 from app.api.limits import counted_click
@@ -140,5 +141,7 @@ async def track_click(
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     async with counted_click(request, limiter, settings, product_id=product_id) as first:
         if first:
-            await products_service.track_click(session, product_id=product_id)
+            vendor_id = await products_service.track_click(session, product_id=product_id)
+            if vendor_id is not None:
+                analytics_for(request).tap(vendor_id, product_id)
     return Message(message="Click tracked successfully")
