@@ -95,3 +95,40 @@ def day_start(day: date, zone: ZoneInfo) -> datetime:
 def next_day_start(day: date, zone: ZoneInfo) -> datetime:
     """The first instant of the day after `day` in `zone`."""
     return day_start(day + timedelta(days=1), zone)
+
+
+DEFAULT_REPORT_DAYS = 30
+MAX_REPORT_DAYS = 366
+
+
+class ReportRangeError(ValueError):
+    """Dates a report cannot cover; `field` names the one at fault (`from` or `to`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def report_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
+    """The days a report covers: `YYYY-MM-DD` bounds, both included, by default the last 30
+    days to `today`; reversed or longer than 366 days is refused."""
+    last = _iso_day("to", end) if end else today
+    first = _iso_day("from", start) if start else last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
+    if first > last:
+        raise ReportRangeError("from", "`from` is after `to`")
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        raise ReportRangeError("to", f"a report covers at most {MAX_REPORT_DAYS} days")
+    return first, last
+
+
+def _iso_day(field: str, text: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ReportRangeError(field, f"`{field}` must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ReportRangeError(field, f"`{field}` is not a day of the calendar") from None
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
