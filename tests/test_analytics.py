@@ -415,3 +415,30 @@ async def test_redis_mode_keeps_keys_and_visitors_in_redis(
         assert 0 < ttl <= 26 * 3600
     finally:
         await redis.aclose()
+
+
+async def test_the_insights_page_needs_a_session_and_shows_bad_ranges_as_a_page(
+    app: FastAPI, client: httpx.AsyncClient, shoppers: ClientFactory
+) -> None:
+    response = await client.get("/account/insights?from=2026-01-01", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        "/account/login?next=%2Faccount%2Finsights%3Ffrom%3D2026-01-01"
+    )
+    _, slug, _ = await store(client)
+    await shoppers().get(f"/api/store/{slug}?ref=status")
+    await flushed(app)
+    login_form = {"email": "ada@example.com", "password": PASSWORD}
+    response = await client.post(
+        "/account/login", data=login_form, headers={"Origin": "http://testserver"}
+    )
+    assert response.status_code == 303
+    page = await client.get("/account/insights")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text.count('class="bar"') == 30 and "status" in page.text
+    bad = await client.get("/account/insights", params={"from": "2026-02-30"})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("text/html")
+    assert "`from` is not a day of the calendar" in bad.text
+    assert bad.text.count('class="bar"') == 30
