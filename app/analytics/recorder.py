@@ -201,20 +201,27 @@ class Analytics:
     async def flush(self) -> bool:
         """Write what was counted since the last flush; False when it must wait for the next."""
         tally, self._tally = self._tally, Tally()
-        counts = tally.counts
+        counts: Counts | None = None
         try:
-            if tally.visits:
-                counts = await self._with_visitors(tally)
+            counts = await self._with_visitors(tally) if tally.visits else tally.counts
             if counts:
                 await self._write(counts)
-            await self._purge()
         except Exception as exc:  # the database or Redis away: keep the counts, try again
-            self._tally.counts.merge(counts)
+            if counts is None:
+                self._tally.absorb(tally)
+            else:
+                # Visitors were told apart (their marks stored): only the counts are left.
+                self._tally.counts.merge(counts)
             self._failed(exc)
             return False
         if self._failing:
             logger.warning("analytics: counts written again")
             self._failing = False
+        try:
+            await self._purge()
+        except Exception as exc:  # tried again at the next flush
+            self._failed(exc)
+            return False
         return True
 
     async def _with_visitors(self, tally: Tally) -> Counts:

@@ -123,6 +123,18 @@ class Tally:
         visit.sources.add(source)
         self.counts.view(key[0], key[1], product_id, source)
 
+    def absorb(self, other: "Tally") -> None:
+        """Take `other` back in whole (a flush that failed before telling visitors apart)."""
+        self.counts.merge(other.counts)
+        for key, visit in other.visits.items():
+            mine = self.visits.get(key)
+            if mine is None:
+                self.visits[key] = visit
+                continue
+            mine.sources |= visit.sources
+            mine.counted = mine.counted or visit.counted
+            mine.revalidated |= visit.revalidated
+
     def tap(self, vendor_id: str, day: date, product_id: str) -> None:
         self.counts.day((vendor_id, day))[TAPS] += 1
         self.counts.product((vendor_id, day, product_id))[P_TAPS] += 1
