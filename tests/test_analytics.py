@@ -109,6 +109,8 @@ async def test_views_sources_products_and_taps_are_counted(
     assert (await bola.get(f"/api/store/{slug}?utm_source=WhatsApp")).status_code == 200
     assert (await chidi.get(f"/api/store/{slug}?ref=<script>&limit=5")).status_code == 200
     assert (await chidi.get(f"/api/store/{slug}?ref=ig&limit=999")).status_code == 422
+    # A later page is the same visit scrolling on.
+    assert (await chidi.get(f"/api/store/{slug}?ref=ig&offset=5")).status_code == 200
     for client_ in (ada, bola, chidi):
         response = await client_.get(f"/api/store/{slug}/products/{other['id']}")
         assert response.status_code == 200

@@ -2,9 +2,9 @@
 
 On the request path counting is a few dictionary updates: no statement, no await, no lock. A
 background task (started in the app's lifespan) swaps the tally out every
-ANALYTICS_FLUSH_SECONDS, decides which visits are new visitors, and adds everything to the
-stored rows in one transaction; the lifespan's end flushes what is left. A failed flush keeps
-its counts for the next one.
+ANALYTICS_FLUSH_SECONDS, stores the visitor marks (those not held yet are new visitors), then
+adds every count to the stored rows in one transaction; the lifespan's end flushes what is left.
+A failed flush keeps its counts for the next one.
 """
 
 import asyncio
@@ -137,7 +137,7 @@ class Analytics:
         own_hosts = self._own_hosts
         if referer:
             # This service's own pages, under whatever name the request reached it.
-            own_hosts = own_hosts | {headers.get("host", "").rpartition(":")[0] or ""}
+            own_hosts = own_hosts | {request.url.hostname or ""}
         source = view_source(
             self._ref(scope["query_string"]),
             referer,

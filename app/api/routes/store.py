@@ -43,10 +43,12 @@ async def read_store(
         to_json(result.body),
         {"X-Total-Count": str(result.total)},
     )
-    # The frontend's script fetches this, so only a `ref` on the call names where it came from.
-    analytics_for(request).store_view(
-        request, result.vendor_id, status_code=response.status_code, referer_counts=False
-    )
+    if offset == 0:
+        # A later page is the same visit scrolling on. The frontend's script fetches this, so
+        # only a `ref` on the call names where it came from.
+        analytics_for(request).store_view(
+            request, result.vendor_id, status_code=response.status_code, referer_counts=False
+        )
     return response
 
 
