@@ -36,6 +36,11 @@ TABLES = (
     "users",
     "rate_limit_counters",
     "photos",
+    "analytics_days",
+    "analytics_product_days",
+    "analytics_source_days",
+    "analytics_day_keys",
+    "analytics_visitors",
 )
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
 FAST_HASHING = {

@@ -4,7 +4,7 @@
 - models use only models and domain; schemas only schemas and domain;
 - services never import the API; nothing below app.api imports app.api;
 - the plumbing (settings, db, http, observability, security, storage, ratelimit, images,
-  fastpath, server, delivery, mail) imports neither routes nor services;
+  fastpath, server, delivery, mail, analytics) imports neither routes nor services;
 - only the app factory and the command-line entry points read the process-wide settings.
 """
 
@@ -28,6 +28,7 @@ PLUMBING = (
     "mail",
     "server",
     "delivery",
+    "analytics",
 )
 SETTINGS_READERS = ("get_settings", "load_settings")
 

@@ -1,6 +1,13 @@
 """SQLAlchemy models; importing this package registers every table on `Base.metadata`."""
 
 from app.models.account_token import AccountToken
+from app.models.analytics import (
+    AnalyticsDay,
+    AnalyticsDayKey,
+    AnalyticsProductDay,
+    AnalyticsSourceDay,
+    AnalyticsVisitor,
+)
 from app.models.base import Base
 from app.models.delivery import DeliveryJob, JobStatus
 from app.models.feedback import Feedback
@@ -13,6 +20,11 @@ from app.models.user import User
 
 __all__ = [
     "AccountToken",
+    "AnalyticsDay",
+    "AnalyticsDayKey",
+    "AnalyticsProductDay",
+    "AnalyticsSourceDay",
+    "AnalyticsVisitor",
     "Base",
     "DeliveryJob",
     "Feedback",

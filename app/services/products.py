@@ -180,15 +180,17 @@ async def delete_product(session: AsyncSession, storage: Storage, *, product: Pr
     await photos.release(session, storage, urls=urls)
 
 
-async def track_click(session: AsyncSession, *, product_id: str) -> bool:
-    """Count a shopper's click on an available product; False when there is no such product."""
-    result = await session.execute(
+async def track_click(session: AsyncSession, *, product_id: str) -> str | None:
+    """Count a shopper's click on an available product: its vendor's id, None when there is no
+    such product."""
+    vendor_id = await session.scalar(
         update(Product)
         .where(Product.id == product_id, Product.is_available.is_(True))
         .values(click_count=Product.click_count + 1)
+        .returning(Product.user_id)
     )
     await session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return vendor_id
 
 
 async def is_clickable(session: AsyncSession, *, product_id: str) -> bool:

@@ -23,6 +23,12 @@ class StorePage:
     vendor_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoreItem:
+    body: dict[str, Any]
+    vendor_id: str
+
+
 def vendor_matches() -> tuple[ColumnElement[bool], ColumnElement[int]]:
     """Where-clause and preference for the vendor behind a store link.
 
@@ -74,7 +80,7 @@ STORE_PAGE = ReadQuery(
 )
 _VENDOR_ID = select(User.id).where(_MATCHES).order_by(_PREFERENCE).limit(1).scalar_subquery()
 STORE_PRODUCT_QUERY = ReadQuery(
-    select(*STORE_PRODUCT.select()).where(
+    select(*STORE_PRODUCT.select(), Product.user_id.label("vendor_id")).where(
         Product.user_id == _VENDOR_ID, Product.id == bindparam("product_id"), _AVAILABLE
     )
 )
@@ -90,6 +96,7 @@ _PAGE_SLUG = position(STORE_PAGE.statement, "v_store_slug")
 _FOUND_SLUG = position(FIND_STORE.statement, "v_store_slug")
 _FOUND_TOTAL = position(FIND_STORE.statement, "total")
 _ONE_PRODUCT = STORE_PRODUCT.bind(STORE_PRODUCT_QUERY.statement)
+_ONE_PRODUCT_VENDOR = position(STORE_PRODUCT_QUERY.statement, "vendor_id")
 
 
 async def store_page(
@@ -128,10 +135,12 @@ async def store_page(
 
 async def store_product(
     db: ReadConnection, *, identifier: str, product_id: str
-) -> dict[str, Any] | None:
+) -> StoreItem | None:
     """One available product of the store behind `identifier`, in one statement."""
     if not identifier.strip():
         return None
     params = {**link_params(identifier), "product_id": product_id}
     row = await db.fetchrow(STORE_PRODUCT_QUERY, params)
-    return None if row is None else _ONE_PRODUCT.body(row)
+    if row is None:
+        return None
+    return StoreItem(body=_ONE_PRODUCT.body(row), vendor_id=row[_ONE_PRODUCT_VENDOR])

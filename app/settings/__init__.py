@@ -10,6 +10,7 @@ from typing import Self
 from pydantic import ValidationError, model_validator
 
 from app.settings.accounts import AccountSettings
+from app.settings.analytics import AnalyticsSettings
 from app.settings.auth import MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_CHARACTERS, AuthSettings
 from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
@@ -47,6 +48,7 @@ class Settings(
     AccountSettings,
     DeliverySettings,
     FeedbackSettings,
+    AnalyticsSettings,
 ):
     """Every setting; each concern's fields and rules live in its own mixin."""
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic_core import to_json
 
-from app.api.deps import DEFAULT_LIMIT, Limit, Offset, events_for, reader_for
+from app.api.deps import DEFAULT_LIMIT, Limit, Offset, analytics_for, events_for, reader_for
 from app.api.responses import errors
 from app.fastpath.shortcuts import fast_get
 from app.http.caching import revalidated_json
@@ -44,11 +44,18 @@ async def read_store(
     events_for(request).record(
         BusinessEvent.STOREFRONT_VIEWED, vendor_id=result.vendor_id, products=result.total
     )
-    return revalidated_json(
+    response = revalidated_json(
         request.headers.get("if-none-match"),
         to_json(result.body),
         {"X-Total-Count": str(result.total)},
     )
+    if offset == 0:
+        # A later page is the same visit scrolling on. The frontend's script fetches this, so
+        # only a `ref` on the call names where it came from.
+        analytics_for(request).store_view(
+            request, result.vendor_id, status_code=response.status_code, referer_counts=False
+        )
+    return response
 
 
 @fast_get(
@@ -69,4 +76,12 @@ async def read_store_product(
         )
     if product is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Product not found")
-    return revalidated_json(request.headers.get("if-none-match"), to_json(product))
+    response = revalidated_json(request.headers.get("if-none-match"), to_json(product.body))
+    analytics_for(request).product_view(
+        request,
+        product.vendor_id,
+        product_id,
+        status_code=response.status_code,
+        referer_counts=False,
+    )
+    return response
