@@ -4,6 +4,7 @@ from app.models.account_token import AccountToken
 from app.models.base import Base
 from app.models.delivery import DeliveryJob, JobStatus
 from app.models.feedback import Feedback
+from app.models.order import Order, OrderLine
 from app.models.photo import Photo
 from app.models.product import Product
 from app.models.rate_limit import RateLimitCounter
@@ -17,6 +18,8 @@ __all__ = [
     "DeliveryJob",
     "Feedback",
     "JobStatus",
+    "Order",
+    "OrderLine",
     "Photo",
     "Product",
     "RateLimitCounter",

@@ -5,7 +5,7 @@ fields; the fast path and the ORM path both build their bodies through these map
 """
 
 from app.domain.money import money_to_json
-from app.domain.products import IMAGE_SLOTS
+from app.domain.products import IMAGE_SLOTS, is_sold_out
 from app.fastpath.mapping import GIVEN, BodyMapper, Column, Source, column, columns
 from app.models import Product, User
 from app.schemas.product import ProductOut, Storefront, StoreProduct
@@ -41,6 +41,8 @@ PRODUCT_FIELDS: dict[str, Source] = {
     "image_urls": columns(*PHOTO_COLUMNS, build=photo_urls),
     "images": columns(*PHOTO_COLUMNS, build=photo_slots),
     "is_available": column(Product.is_available, bool),
+    "stock": column(Product.stock),
+    "sold_out": column(Product.stock, is_sold_out),
     "click_count": column(Product.click_count),
     "user_id": column(Product.user_id),
     "created_at": column(Product.created_at),
