@@ -13,6 +13,7 @@ from app.api.routes import (
     auth,
     feedback,
     health,
+    orders,
     photos,
     products,
     recovery,
@@ -27,7 +28,18 @@ from app.fastpath.shortcuts import install_shortcuts
 def include_routes(app: FastAPI) -> None:
     # Matched in this order: the shoppers' storefront and the vendors' list first, as no other
     # route shares their paths, so the hottest requests try the fewest routes.
-    for module in (store, products, photos, auth, users, recovery, feedback, sentry_test, health):
+    for module in (
+        store,
+        products,
+        photos,
+        orders,
+        auth,
+        users,
+        recovery,
+        feedback,
+        sentry_test,
+        health,
+    ):
         app.include_router(module.router)
     for module in (account, account_recovery):
         app.include_router(module.router)
