@@ -5,6 +5,7 @@ order, status changes with stock, isolation, account deletion)."""
 import asyncio
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from app.domain.orders import CODE_PATTERN
 from app.main import create_app
 from app.models import Order
 from app.models.base import utcnow
+from app.services.maintenance import purge_stale_rows
 from tests.conftest import PASSWORD, client_for, create_product, make_settings, postgres_only
 from tests.order_helpers import Shop, open_shop, place
 
@@ -571,3 +573,49 @@ async def test_rate_limits_per_client_and_per_store_and_client(
         assert await count(engine, "orders") == 5
     finally:
         await app.state.engine.dispose()
+
+
+async def test_new_orders_expire_in_the_maintenance_task(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """Watched happen: ORDER_EXPIRY_DAYS=0 and a one-second maintenance interval."""
+    settings = make_settings(database_url, ORDER_EXPIRY_DAYS=0, MAINTENANCE_INTERVAL_SECONDS=1)
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app), client_for(app) as client:
+            shop = await open_shop(client, "ada@example.com", TOTE)
+            tote = shop.products[0]
+            waiting = (await place(client, shop.slug, [(tote["id"], 1)])).json()
+            taken = (await place(client, shop.slug, [(tote["id"], 1)])).json()
+            assert (await status(client, shop, taken["id"], "confirmed")).status_code == 200
+            path = f"/api/orders/{waiting['id']}"
+            deadline = time.monotonic() + 30  # catches a hang; a round comes every 0.5-1 s
+            while (await client.get(path, headers=shop.headers)).json()["status"] == "new":
+                assert time.monotonic() < deadline, "the order never expired"
+                await asyncio.sleep(0.1)
+            assert (await client.get(path, headers=shop.headers)).json()["status"] == "expired"
+            refused = await status(client, shop, waiting["id"], "confirmed")
+            assert refused.status_code == 409 and "expired" in refused.json()["detail"]
+            confirmed = await client.get(f"/api/orders/{taken['id']}", headers=shop.headers)
+            assert confirmed.json()["status"] == "confirmed"
+    finally:
+        await app.state.engine.dispose()
+
+
+async def test_expiry_waits_for_its_days(
+    app: FastAPI, client: httpx.AsyncClient, shop: Shop, engine: AsyncEngine
+) -> None:
+    tote = shop.products[0]
+    old = (await place(client, shop.slug, [(tote["id"], 1)])).json()
+    recent = (await place(client, shop.slug, [(tote["id"], 1)])).json()
+    await age_order(engine, old["id"], timedelta(days=14, minutes=1))
+    await age_order(engine, recent["id"], timedelta(days=13, hours=23))
+    purged = await purge_stale_rows(
+        app.state.session_factory,
+        app.state.rate_limiter,
+        retention=timedelta(days=7),
+        order_expiry=timedelta(days=14),
+    )
+    assert purged.expired_orders == 1
+    listed = (await client.get("/api/orders", headers=shop.headers)).json()
+    assert {o["id"]: o["status"] for o in listed} == {old["id"]: "expired", recent["id"]: "new"}

@@ -19,6 +19,8 @@ MAX_LINES = 50
 MAX_QUANTITY = 99
 MAX_MESSAGE_CHARACTERS = 1500
 CURRENCY = "NGN"
+# An order left new this long was not taken up: it expires.
+DEFAULT_EXPIRY_DAYS = 14
 # The largest amount a NUMERIC(12,2) column holds.
 MAX_AMOUNT = Decimal("9999999999.99")
 

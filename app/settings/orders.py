@@ -2,6 +2,7 @@
 
 from pydantic import Field
 
+from app.domain.orders import DEFAULT_EXPIRY_DAYS
 from app.settings.common import SettingsMixin
 
 
@@ -14,4 +15,4 @@ class OrderSettings(SettingsMixin):
     ORDER_RATE_LIMIT_WINDOW_SECONDS: int = Field(default=600, ge=1)
     # An order still `new` this many days after it was placed becomes `expired` at the next
     # maintenance round (0: at the next round).
-    ORDER_EXPIRY_DAYS: int = Field(default=14, ge=0)
+    ORDER_EXPIRY_DAYS: int = Field(default=DEFAULT_EXPIRY_DAYS, ge=0)
