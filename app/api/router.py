@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from app.api.account_area import install_login_redirect
 from app.api.routes import (
     account,
+    account_orders,
     account_recovery,
     auth,
     feedback,
@@ -41,7 +42,7 @@ def include_routes(app: FastAPI) -> None:
         health,
     ):
         app.include_router(module.router)
-    for module in (account, account_recovery):
+    for module in (account, account_recovery, account_orders):
         app.include_router(module.router)
     install_login_redirect(app)
     install_shortcuts(app)

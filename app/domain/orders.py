@@ -59,9 +59,14 @@ def can_move(current: OrderStatus, target: OrderStatus) -> bool:
     return target in _NEXT[current]
 
 
+def next_statuses(current: OrderStatus) -> list[OrderStatus]:
+    """Where an order in `current` may go, in the order of the statuses."""
+    return [status for status in OrderStatus if status in _NEXT[current]]
+
+
 def refusal(current: OrderStatus, target: OrderStatus) -> str:
     """Why an order in `current` cannot become `target`, for the vendor to read."""
-    allowed = sorted(_NEXT[current])
+    allowed = next_statuses(current)
     if not allowed:
         return f"This order is {current} and can no longer change"
     return f"A {current} order cannot become {target}; it can become " + " or ".join(allowed)
