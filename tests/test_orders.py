@@ -3,6 +3,7 @@ with an Idempotency-Key, concurrent), the WhatsApp message, and the vendor's sid
 order, status changes with stock, isolation, account deletion)."""
 
 import asyncio
+import logging
 import re
 import secrets
 import time
@@ -619,3 +620,27 @@ async def test_expiry_waits_for_its_days(
     assert purged.expired_orders == 1
     listed = (await client.get("/api/orders", headers=shop.headers)).json()
     assert {o["id"]: o["status"] for o in listed} == {old["id"]: "expired", recent["id"]: "new"}
+
+
+async def test_customer_details_are_never_logged(
+    client: httpx.AsyncClient, shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    customer = {
+        "customer_name": "Adaeze Lognever",
+        "customer_phone": "0803 555 9911",
+        "note": "Knock twice please",
+        "delivery_area": "Gwarinpa Estate",
+    }
+    placed = await place(client, shop.slug, [(shop.products[0]["id"], 1)], **customer)
+    assert placed.status_code == 201
+    order_id = placed.json()["id"]
+    await client.get("/api/orders", headers=shop.headers)
+    await status(client, shop, order_id, "confirmed")
+    refused = await place(client, shop.slug, [("product_missing", 1)], **customer)
+    assert refused.status_code == 422
+    # Every record with its fields (what the JSON log lines carry).
+    logged = "\n".join(str(vars(record)) for record in caplog.records)
+    assert "order placed" in logged and order_id in logged
+    for value in (*customer.values(), "2348035559911"):
+        assert value not in logged
