@@ -644,3 +644,16 @@ async def test_customer_details_are_never_logged(
     assert "order placed" in logged and order_id in logged
     for value in (*customer.values(), "2348035559911"):
         assert value not in logged
+
+
+async def test_a_total_past_what_an_amount_can_hold_is_422(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    shop = await open_shop(client, "ada@example.com", {"name": "Jet", "price": "9999999999.99"})
+    jet = shop.products[0]["id"]
+    response = await place(client, shop.slug, [(jet, 2)])
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "items"]
+    assert await count(engine, "orders") == 0
+    one = await place(client, shop.slug, [(jet, 1)])
+    assert one.status_code == 201 and one.json()["total"] == 9999999999.99

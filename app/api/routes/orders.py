@@ -4,7 +4,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 from app.api.authentication import CurrentUser
 from app.api.deps import DEFAULT_LIMIT, Limit, LimiterDep, Offset, SessionDep, SettingsDep
@@ -71,7 +70,7 @@ async def place_order(
     settings: SettingsDep,
     limiter: LimiterDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Order several products of a store; answers the order and its WhatsApp link (public)."""
     vendor = await store_service.find_vendor(session, identifier=identifier)
     if vendor is None:
@@ -86,8 +85,7 @@ async def place_order(
         raise RequestValidationError(exc.errors) from None
     except orders_service.IdempotencyConflictError:
         raise HTTPException(status.HTTP_409_CONFLICT, KEY_REUSED) from None
-    body = OrderPlaced.model_validate(order_body(placed.order, PLACED_ORDER))
-    return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_201_CREATED)
+    return order_body(placed.order, PLACED_ORDER)
 
 
 @router.get("/api/orders", response_model=list[OrderOut], responses=errors(401, 422))
