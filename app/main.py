@@ -67,6 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.rate_limiter,
             retention=timedelta(days=settings.SESSION_RETENTION_DAYS),
             interval=settings.MAINTENANCE_INTERVAL_SECONDS,
+            order_expiry=timedelta(days=settings.ORDER_EXPIRY_DAYS),
         )
     )
     delivery: DeliveryWorker | None = app.state.delivery_worker

@@ -27,6 +27,8 @@ from app.settings import Settings, normalise_database_url
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TABLES = (
+    "order_lines",
+    "orders",
     "account_tokens",
     "feedback",
     "delivery_jobs",

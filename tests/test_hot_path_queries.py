@@ -175,6 +175,7 @@ async def test_storefront_and_list_bodies_keep_the_contract(
         ],
         "description": "cotton",
         "is_available": True,
+        "sold_out": False,
     }
     assert body["products"][-1]["price"] == 1500.5
     assert body["products"][-1]["image_urls"] == []
@@ -196,6 +197,7 @@ async def test_storefront_and_list_bodies_keep_the_contract(
         "image_urls",
         "images",
         "is_available",
+        "stock",
         "click_count",
         "user_id",
         "created_at",

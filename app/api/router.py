@@ -10,11 +10,13 @@ from app.api.account_area import install_login_redirect
 from app.api.routes import (
     account,
     account_insights,
+    account_orders,
     account_recovery,
     analytics,
     auth,
     feedback,
     health,
+    orders,
     photos,
     products,
     recovery,
@@ -34,6 +36,7 @@ def include_routes(app: FastAPI) -> None:
         store,
         products,
         photos,
+        orders,
         auth,
         users,
         recovery,
@@ -43,7 +46,7 @@ def include_routes(app: FastAPI) -> None:
         health,
     ):
         app.include_router(module.router)
-    for module in (store_pages, account, account_recovery, account_insights):
+    for module in (store_pages, account, account_recovery, account_orders, account_insights):
         app.include_router(module.router)
     install_login_redirect(app)
     install_shortcuts(app)

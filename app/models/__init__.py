@@ -11,6 +11,7 @@ from app.models.analytics import (
 from app.models.base import Base
 from app.models.delivery import DeliveryJob, JobStatus
 from app.models.feedback import Feedback
+from app.models.order import Order, OrderLine
 from app.models.photo import Photo
 from app.models.product import Product
 from app.models.rate_limit import RateLimitCounter
@@ -29,6 +30,8 @@ __all__ = [
     "DeliveryJob",
     "Feedback",
     "JobStatus",
+    "Order",
+    "OrderLine",
     "Photo",
     "Product",
     "RateLimitCounter",

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.slugs import SLUG_MAX_LENGTH, normalise_slug
 from app.fastpath.mapping import position
@@ -144,3 +145,11 @@ async def store_product(
     if row is None:
         return None
     return StoreItem(body=_ONE_PRODUCT.body(row), vendor_id=row[_ONE_PRODUCT_VENDOR])
+
+
+async def find_vendor(session: AsyncSession, *, identifier: str) -> User | None:
+    """The vendor behind a store link, by the storefront's rules, for the ORM routes (orders)."""
+    if not identifier.strip():
+        return None
+    statement = select(User).where(_MATCHES).order_by(_PREFERENCE).limit(1)
+    return await session.scalar(statement, link_params(identifier))

@@ -20,6 +20,7 @@ from app.settings.images import ImageSettings
 from app.settings.limits import LimitSettings
 from app.settings.mail import MailSettings
 from app.settings.observability import ObservabilitySettings
+from app.settings.orders import OrderSettings
 from app.settings.server import ServerSettings
 from app.settings.storage import StorageSettings
 from app.settings.store import StoreSettings
@@ -49,6 +50,7 @@ class Settings(
     DeliverySettings,
     FeedbackSettings,
     AnalyticsSettings,
+    OrderSettings,
 ):
     """Every setting; each concern's fields and rules live in its own mixin."""
 

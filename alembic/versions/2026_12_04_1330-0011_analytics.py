@@ -1,8 +1,8 @@
 """storefront analytics: daily counts, the day's key and visitor marks
 
 Revision ID: 0011_analytics
-Revises: 0008_account_tokens
-Create Date: 2026-12-04 13:00:00
+Revises: 0010_orders
+Create Date: 2026-12-04 13:30:00
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 from app.models.types import Money
 
 revision: str = "0011_analytics"
-down_revision: str | Sequence[str] | None = "0008_account_tokens"
+down_revision: str | Sequence[str] | None = "0010_orders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
