@@ -244,6 +244,9 @@ async def test_the_cart_script_is_served_for_a_year_under_its_hash(
     assert response.headers["ETag"] == f'"{digest}"'
     again = await client.get(script["src"], headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304 and again.content == b""
+    head = await client.head(script["src"])
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["ETag"] == response.headers["ETag"]
     # It posts to the order route and opens what it answers; nothing it builds is markup.
     source = response.text
     assert "/orders" in source and "Idempotency-Key" in source and "whatsapp_url" in source
@@ -264,3 +267,24 @@ async def test_a_json_order_of_the_form_s_product_is_the_same_order(
     placed = response.json()["whatsapp_url"]
     code = re.compile(r"QV-[2-9A-HJ-NP-Z]{5}")
     assert code.sub("", placed) == code.sub("", form.headers["location"])
+
+
+async def test_the_last_one_sold_shows_sold_out_at_once(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    """Pages are kept by the rows they were rendered from: the stock is one of them."""
+    last = await create_product(client, shop.headers, name="Last scarf", stock=1)
+    before = await client.get(f"/s/{shop.slug}")
+    assert "Sold out" not in before.text
+    assert order_path(shop, last) in [form["action"] for form in store_page(before).forms]
+    form = await client.post(order_path(shop, last), data={"quantity": "1"})
+    assert form.status_code == 303
+    (order,) = await orders_of(client, shop)
+    confirmed = await client.patch(
+        f"/api/orders/{order['id']}", json={"status": "confirmed"}, headers=shop.headers
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    after = await client.get(f"/s/{shop.slug}", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+    assert after.text.count("Sold out") == 1
+    assert order_path(shop, last) not in [form["action"] for form in store_page(after).forms]
