@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -26,13 +25,12 @@ from app.security.tokens import create_access_token
 from app.services.account_tokens import hash_token
 from tests.conftest import (
     PASSWORD,
-    alembic_config,
     bearer,
     client_for,
     make_settings,
     postgres_only,
 )
-from tests.pg_cluster import PrivateCluster
+from tests.pg_cluster import PrivateCluster, execute, migrated_cluster
 from tests.servers import free_port, running_api, server_env
 
 pytestmark = postgres_only
@@ -63,27 +61,10 @@ SERVER_SETTINGS = {
 }
 
 
-async def _execute(url: str, *statements: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PrivateCluster]:
-    pg = PrivateCluster(free_port())
-    try:
-        pg.init()
-        pg.start()
-        asyncio.run(_execute(pg.url(), "CREATE DATABASE qv"))
-        command.upgrade(alembic_config(pg.url("qv")), "head")
+    with migrated_cluster() as pg:
         yield pg
-    finally:
-        pg.destroy()
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +209,7 @@ def test_password_change_failing_half_way_leaves_nothing(
     new_password = "another-horse-77"
     change = {"current_password": PASSWORD, "new_password": new_password}
     asyncio.run(
-        _execute(
+        execute(
             cluster.url("qv"),
             "CREATE FUNCTION qv_stall() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$",
@@ -241,7 +222,7 @@ def test_password_change_failing_half_way_leaves_nothing(
         assert_unavailable(failed)
     finally:
         asyncio.run(
-            _execute(cluster.url("qv"), "DROP TRIGGER qv_stall ON users", "DROP FUNCTION qv_stall")
+            execute(cluster.url("qv"), "DROP TRIGGER qv_stall ON users", "DROP FUNCTION qv_stall")
         )
     assert call(api, "GET", "/api/users/me", {"headers": second}).status_code == 200
     assert login(api).status_code == 200
@@ -365,14 +346,14 @@ def test_a_connection_lost_at_any_step_is_a_503_and_changes_nothing(
         values = {"auth": auth, "product": product.json()["id"], "email": email}
         before = client.get("/api/products", headers=auth).json()
         files = stored_files(media)
-        asyncio.run(_execute(cluster.url("qv"), KILL_FUNCTION))
+        asyncio.run(execute(cluster.url("qv"), KILL_FUNCTION))
         for name, (table, request) in STEP_ROUTES.items():
             for step, trigger in KILL_AT.items():
-                asyncio.run(_execute(cluster.url("qv"), trigger.format(table=table)))
+                asyncio.run(execute(cluster.url("qv"), trigger.format(table=table)))
                 try:
                     response = request(client, values)
                 finally:
-                    asyncio.run(_execute(cluster.url("qv"), f"DROP TRIGGER qv_kill ON {table}"))
+                    asyncio.run(execute(cluster.url("qv"), f"DROP TRIGGER qv_kill ON {table}"))
                 assert response.status_code == 503, (name, step, response.text)
                 assert_unavailable(response)
                 # The connection the 503 went out on still serves the next request.
@@ -570,7 +551,7 @@ def test_a_connection_lost_in_the_recovery_and_feedback_routes_is_a_503(
         assert signed_in.status_code == 303, signed_in.text
         emails = {"email_change": "steps-moved@example.com"}
         asyncio.run(
-            _execute(
+            execute(
                 url,
                 *(
                     "INSERT INTO account_tokens (token_hash, user_id, purpose, email, created_at, "  # noqa: S608 - our values
@@ -582,7 +563,7 @@ def test_a_connection_lost_in_the_recovery_and_feedback_routes_is_a_503(
         )
         values = {"auth": auth, "email": email}
         before = {name: asyncio.run(_rows(url, sql)) for name, sql in RECOVERY_STATE.items()}
-        asyncio.run(_execute(url, KILL_FUNCTION))
+        asyncio.run(execute(url, KILL_FUNCTION))
         routes = [
             (client, assert_unavailable, RECOVERY_ROUTES),
             (browser, assert_unavailable_page, PAGE_ROUTES),
@@ -590,11 +571,11 @@ def test_a_connection_lost_in_the_recovery_and_feedback_routes_is_a_503(
         for http, check, named in routes:
             for name, (table, request) in named.items():
                 for step, trigger in KILL_AT.items():
-                    asyncio.run(_execute(url, trigger.format(table=table)))
+                    asyncio.run(execute(url, trigger.format(table=table)))
                     try:
                         response = request(http, values)
                     finally:
-                        asyncio.run(_execute(url, f"DROP TRIGGER qv_kill ON {table}"))
+                        asyncio.run(execute(url, f"DROP TRIGGER qv_kill ON {table}"))
                     assert response.status_code == 503, (name, step, response.text)
                     check(response)
                     assert http.get("/api/health/live").status_code == 200, (name, step)
