@@ -168,6 +168,7 @@ def production_env(dsn: str) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": dsn,
         "CORS_ORIGINS": "https://bench.example",
+        "SHARE_BASE_URL": "https://bench.example",
         "LOG_LEVEL": "INFO",
         "SENTRY_DSN": "",
         "WEB_CONCURRENCY": "1",
@@ -323,6 +324,7 @@ class Bench:
         """Bare storefront, then the app's endpoints, at each concurrency."""
         store = "/api/store/vendor-01"
         product = f"{store}/products/{self.ids['product_id']}"
+        page = "/s/vendor-01"
         with self.baseline() as bare, self.app(workers) as app:
             token = login_token(app.url)
             auth = {"BENCH_TOKEN": token}
@@ -330,7 +332,12 @@ class Bench:
             theirs = get_json(bare.url + store)
             if ours != theirs:
                 raise SystemExit("the bare app and QuickVendor disagree on the storefront JSON")
-            for url in (bare.url + store, app.url + store, app.url + "/api/products"):
+            for url in (
+                bare.url + store,
+                app.url + store,
+                app.url + "/api/products",
+                app.url + page,
+            ):
                 wrk(url, 8, 1, self.args.load_cpus, auth)  # warm-up
             for connections in self.args.connections:
                 bare_rps = self.measure(label, "bare storefront", bare.url + store, connections).rps
@@ -342,6 +349,12 @@ class Bench:
                     ("health (db)", app.url + "/api/health", None, None),
                 ):
                     self.measure(label, endpoint, url, connections, env, ratio_to)
+                # The store's HTML page next to its JSON (issue: at least 0.7x its req/s).
+                html = self.measure(
+                    label, "store page", app.url + page, connections, None, bare_rps
+                )
+                json_rps = next(r.rps for r in reversed(self.results) if r.endpoint == "storefront")
+                print(f"store page req/s / storefront JSON req/s: {html.rps / json_rps:.2f}")
             body = json.dumps({"email": EMAIL, "password": PASSWORD})
             self.measure(label, "login", app.url + "/api/auth/login", 8, {"BENCH_BODY": body})
             if workers == 1:

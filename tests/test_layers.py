@@ -4,7 +4,7 @@
 - models use only models and domain; schemas only schemas and domain;
 - services never import the API; nothing below app.api imports app.api;
 - the plumbing (settings, db, http, observability, security, storage, ratelimit, images,
-  fastpath, server, delivery, mail, web) imports neither routes nor services;
+  fastpath, server, delivery, mail, analytics, web) imports neither routes nor services;
 - the adoption of the earlier backend's database (run by the first migration) uses only itself
   and domain: later models must not change what an old migration does;
 - the API runs no query itself: it imports nothing of SQLAlchemy but the session types and
@@ -32,6 +32,7 @@ PLUMBING = (
     "mail",
     "server",
     "delivery",
+    "analytics",
     "web",
 )
 SETTINGS_READERS = ("get_settings", "load_settings")

@@ -28,6 +28,8 @@ ORDER BY p.created_at DESC, p.id DESC
 LIMIT 200
 """
 NON_SLUG = re.compile(r"[^a-z0-9]+")
+# The storefront's share_url: <SHARE_BASE_URL>/s/<slug>, the same base as the real server's.
+SHARE_BASE_URL = os.environ.get("SHARE_BASE_URL", "https://bench.example")
 
 
 def money(value: Decimal) -> int | float:
@@ -70,6 +72,7 @@ async def storefront(request: Request) -> JSONResponse:
         "whatsapp_number": first["whatsapp_number"],
         "banner_url": first["banner_url"],
         "store_slug": first["store_slug"],
+        "share_url": f"{SHARE_BASE_URL}/s/{first['store_slug']}",
         "products": products,
     }
     return JSONResponse(body)
