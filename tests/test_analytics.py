@@ -1,5 +1,6 @@
-"""Storefront analytics over the ASGI app: what is counted and what is not, sources, visitors,
-taps, the report and its CSV, Redis mode; the flush is the flusher's own, called at once."""
+"""Storefront analytics over the ASGI app: what is counted and what is not (the JSON storefront,
+the store pages and their order link, orders), sources, visitors, taps, the report and its CSV,
+Redis mode; the flush is the flusher's own, called at once."""
 
 import os
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,7 @@ from tests.conftest import (
     register,
     vendor,
 )
+from tests.order_helpers import open_shop, place
 
 PHONE = "Mozilla/5.0 (Linux; Android 10; TECNO KE5) AppleWebKit/537.36 Chrome/119.0 Mobile"
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
@@ -214,18 +216,28 @@ async def test_revalidations_count_only_for_a_visitor_not_seen_that_day(
 async def test_taps_follow_click_count_and_its_dedupe(
     make_app: Callable[..., FastAPI], shoppers: ClientFactory
 ) -> None:
+    """Taps through track-click and through a store page's order link: one counter, one
+    dedupe per client."""
     application = make_app(RATE_LIMIT_ENABLED=True)
     owner = shoppers("192.0.2.1", application=application)
-    headers, _, product = await store(owner)
+    headers, slug, product = await store(owner)
     hidden = await create_product(owner, headers, is_available=False)
-    ada, bola = (
-        shoppers("203.0.113.1", application=application),
-        shoppers("203.0.113.2", application=application),
-    )
-    for client_ in (ada, ada, bola, ada):
-        response = await client_.post(f"/api/products/{product['id']}/track-click")
-        assert response.status_code == 200
-    assert (await ada.post(f"/api/products/{hidden['id']}/track-click")).status_code == 404
+    ada, bola, chidi = (shoppers(f"203.0.113.{n}", application=application) for n in (1, 2, 3))
+    click = f"/api/products/{product['id']}/track-click"
+    link = f"/s/{slug}/p/{product['id']}/whatsapp"
+    taps = [
+        (ada, "POST", click, 200),
+        (ada, "GET", link, 302),
+        (bola, "GET", link, 302),
+        (bola, "POST", click, 200),
+        (ada, "GET", link, 302),
+        # A HEAD is no tap, nor is a hidden product's.
+        (chidi, "HEAD", link, 302),
+        (chidi, "POST", f"/api/products/{hidden['id']}/track-click", 404),
+        (chidi, "GET", f"/s/{slug}/p/{hidden['id']}/whatsapp", 303),
+    ]
+    for client_, method, path, expected in taps:
+        assert (await client_.request(method, path)).status_code == expected, (method, path)
     await flushed(application)
     body = await report(owner, headers)
     assert body["totals"]["taps"] == 2
@@ -450,3 +462,143 @@ async def test_the_insights_page_needs_a_session_and_shows_bad_ranges_as_a_page(
     assert bad.headers["content-type"].startswith("text/html")
     assert "`from` is not a day of the calendar" in bad.text
     assert bad.text.count('class="bar"') == 30
+
+
+# -- the store pages (/s/...), their order link, and orders --------------------------------------
+
+
+async def test_store_and_product_pages_count_views_with_their_sources(
+    app: FastAPI, client: httpx.AsyncClient, shoppers: ClientFactory
+) -> None:
+    headers, slug, product = await store(client)
+    other = await create_product(client, headers, name="Aso oke")
+    for n in range(23):
+        await create_product(client, headers, name=f"Bead {n}")  # 25 products: two pages
+    page, other_page = f"/s/{slug}", f"/s/{slug}/p/{other['id']}"
+    visits: list[tuple[str, str, dict[str, str]]] = [
+        ("203.0.113.1", f"{page}?ref=Instagram", {}),
+        ("203.0.113.2", page, {"Referer": "https://l.facebook.com/"}),
+        ("203.0.113.3", page, {"Referer": "https://web.whatsapp.com/"}),
+        ("203.0.113.3", f"{page}?utm_source=Status", {"Referer": "https://web.whatsapp.com/"}),
+        ("203.0.113.4", page, {"Referer": "https://www.google.com.ng/search?q=ankara"}),
+        ("203.0.113.5", page, {}),
+        ("203.0.113.6", page, {"Referer": "https://www.tiktok.com/@ada"}),
+        # The next page is the same visit going on, as the JSON storefront's later offsets.
+        ("203.0.113.1", f"{page}?page=2&ref=instagram", {}),
+        # From the store's own page: direct.
+        ("203.0.113.1", other_page, {"Referer": f"http://testserver{page}"}),
+        ("203.0.113.2", other_page, {"Referer": "https://l.instagram.com/"}),
+        ("203.0.113.2", f"/s/{slug}/p/{product['id']}?ref=ig", {}),
+    ]
+    for address, path, extra in visits:
+        response = await shoppers(address).get(path, headers=extra)
+        assert response.status_code == 200, path
+    for agent in (
+        "WhatsApp/2.23.20.0 A",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    ):
+        robot = shoppers("198.51.100.9", agent)
+        for path in (page, other_page):
+            assert (await robot.get(path)).status_code == 200
+    looker = shoppers("203.0.113.7")
+    for path in (page, other_page):
+        assert (await looker.head(path)).status_code == 200
+    for missing in ("/s/nobody-here", f"{page}?page=3", f"{page}?page=x", f"{page}/p/product_x"):
+        assert (await looker.get(missing)).status_code == 404, missing
+    # The vendor, logged in to their area, looking at their own pages: the cookie is theirs.
+    own = shoppers("203.0.113.8")
+    login_form = {"email": "ada@example.com", "password": PASSWORD}
+    response = await own.post(
+        "/account/login", data=login_form, headers={"Origin": "http://testserver"}
+    )
+    assert response.status_code == 303 and own.cookies.get("access_token")
+    for path in (page, other_page):
+        assert (await own.get(path)).status_code == 200
+    await flushed(app)
+
+    body = await report(client, headers)
+    assert body["totals"] == {
+        "views": 7,
+        "visitors": 6,
+        "product_views": 3,
+        "taps": 0,
+        "orders": 0,
+        "order_total": 0,
+    }
+    assert body["products"] == [
+        {"id": other["id"], "name": "Aso oke", "views": 2, "taps": 0, "orders": 0},
+        {"id": product["id"], "name": "Ankara dress", "views": 1, "taps": 0, "orders": 0},
+    ]
+    assert body["sources"] == [
+        {"source": "direct", "views": 2, "visitors": 2},
+        {"source": "instagram", "views": 2, "visitors": 2},
+        *(
+            {"source": source, "views": 1, "visitors": 1}
+            for source in ("facebook", "google", "ig", "status", "tiktok", "whatsapp")
+        ),
+    ]
+    today = lagos_today().isoformat()
+    response = await client.get(
+        "/api/analytics/export.csv", headers=headers, params={"from": today, "to": today}
+    )
+    assert response.text.splitlines()[1:] == [f"{today},7,6,3,0,0,0.00"]
+
+
+async def test_page_revalidations_count_only_for_a_visitor_not_seen_that_day(
+    app: FastAPI, client: httpx.AsyncClient, shoppers: ClientFactory
+) -> None:
+    headers, slug, product = await store(client)
+    page, product_page = f"/s/{slug}", f"/s/{slug}/p/{product['id']}"
+    ada = shoppers("203.0.113.1")
+    first = await ada.get(page)
+    etag = {"If-None-Match": first.headers["ETag"]}
+    assert (await ada.get(page, headers=etag)).status_code == 304
+    await flushed(app)
+    assert (await ada.get(page, headers=etag)).status_code == 304
+    # The page rendered once is served again to the next shopper: a view like any other.
+    again = await shoppers("203.0.113.2").get(page)
+    assert again.status_code == 200 and again.headers["ETag"] == first.headers["ETag"]
+    # A browser that kept the page from another day (a new visitor today) revalidates: a view.
+    chidi = shoppers("203.0.113.3")
+    for _ in range(2):
+        assert (await chidi.get(page, headers=etag)).status_code == 304
+    product_etag = {"If-None-Match": (await ada.get(product_page)).headers["ETag"]}
+    assert (await ada.get(product_page, headers=product_etag)).status_code == 304
+    dayo = shoppers("203.0.113.4")
+    assert (await dayo.get(product_page, headers=product_etag)).status_code == 304
+    await flushed(app)
+    totals = (await report(client, headers))["totals"]
+    assert (totals["views"], totals["visitors"], totals["product_views"]) == (3, 4, 2)
+
+
+async def test_orders_created_are_counted_with_their_total_and_products(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    shop = await open_shop(
+        client,
+        "ada@example.com",
+        {"name": "Ankara tote", "price": "12500"},
+        {"name": "Adire dress", "price": "1999.99"},
+    )
+    tote, dress = shop.products
+    items = [(tote["id"], 2), (dress["id"], 1)]
+    first = await place(client, shop.slug, items, key="cart-1")
+    replay = await place(client, shop.slug, items, key="cart-1")
+    assert first.status_code == replay.status_code == 201
+    assert replay.json() == first.json()
+    assert (await place(client, shop.slug, [(tote["id"], 1)])).status_code == 201
+    # Refused orders are no orders.
+    assert (await place(client, shop.slug, [(dress["id"], 1)], key="cart-1")).status_code == 409
+    assert (await place(client, shop.slug, [("product_x", 1)])).status_code == 422
+    await flushed(app)
+    body = await report(client, shop.headers)
+    assert (body["totals"]["orders"], body["totals"]["order_total"]) == (2, 39499.99)
+    assert body["products"] == [
+        {"id": tote["id"], "name": "Ankara tote", "views": 0, "taps": 0, "orders": 2},
+        {"id": dress["id"], "name": "Adire dress", "views": 0, "taps": 0, "orders": 1},
+    ]
+    today = lagos_today().isoformat()
+    response = await client.get(
+        "/api/analytics/export.csv", headers=shop.headers, params={"from": today, "to": today}
+    )
+    assert response.text.splitlines()[1:] == [f"{today},0,0,0,0,2,39499.99"]

@@ -356,6 +356,8 @@ async def test_product_page_sold_out_and_404s(client: httpx.AsyncClient) -> None
         "/s/ada/p/product_missing",
         f"/s/nobody/p/{shown['id']}",
         "/s/nobody",
+        "/s/",
+        "/s",
         "/s/%20",
         "/s/" + "a" * 300,
         "/s/ada/p/" + "x" * 300,

@@ -95,7 +95,8 @@ class Pages:
         return HTMLResponse(body, status_code=status_code, headers=all_headers)
 
     def handles(self, path: str) -> bool:
-        return path.startswith(HTML_PREFIXES)
+        # `/s/` arrives as `/s` once the trailing slash is gone: still a shopper's page.
+        return path == "/s" or path.startswith(HTML_PREFIXES)
 
     def error(
         self, status_code: int, detail: str, headers: Mapping[str, str] | None = None

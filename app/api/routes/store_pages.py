@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from app.api.clicks import count_click
-from app.api.deps import LimiterDep, SessionDep, SettingsDep, events_for, reader_for
+from app.api.deps import LimiterDep, SessionDep, SettingsDep, analytics_for, events_for, reader_for
 from app.domain.whatsapp import wa_me_url
 from app.fastpath.shortcuts import fast_get
 from app.http.caching import PUBLIC_REVALIDATE, etag_matches, strong_etag
@@ -162,7 +162,12 @@ async def store_page(identifier: str, request: Request) -> Response:
     events_for(request).record(
         BusinessEvent.STOREFRONT_VIEWED, vendor_id=fetched.vendor_id, products=fetched.total
     )
-    return _serve(request, fetched, "store/store.html", _store_context)
+    response = _serve(request, fetched, "store/store.html", _store_context)
+    if page == 1:  # a later page is the same visit going on (the JSON storefront's offset 0)
+        analytics_for(request).store_view(
+            request, fetched.vendor_id, status_code=response.status_code
+        )
+    return response
 
 
 @fast_get(
@@ -176,7 +181,11 @@ async def product_page(identifier: str, product_id: str, request: Request) -> Re
         )
     if fetched is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, PRODUCT_NOT_FOUND)
-    return _serve(request, fetched, "store/product.html", _product_context)
+    response = _serve(request, fetched, "store/product.html", _product_context)
+    analytics_for(request).product_view(
+        request, fetched.vendor_id, product_id, status_code=response.status_code
+    )
+    return response
 
 
 async def order_link_or_404(
