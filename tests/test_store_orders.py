@@ -4,6 +4,7 @@ count in analytics), "Sold out" on the pages, and the cart script the pages load
 
 import hashlib
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -115,6 +116,20 @@ async def test_a_body_of_another_type_is_refused_as_a_page(
     path = order_path(shop, shop.products[0])
     response = await client.post(path, content=b"quantity=1", headers={"Content-Type": "text/x"})
     error_page(response, 415)
+    # Too large, refused before a byte is read (declared) or as it streams (chunked).
+    big = b"quantity=1&note=" + b"x" * 2_000_000
+    response = await client.post(
+        path, content=big, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert "Request body too large" in error_page(response, 413)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield big
+
+    response = await client.post(
+        path, content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert "Request body too large" in error_page(response, 413)
     assert await count_orders(engine) == 0
 
 
