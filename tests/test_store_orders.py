@@ -303,3 +303,16 @@ async def test_the_last_one_sold_shows_sold_out_at_once(
     assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
     assert after.text.count("Sold out") == 1
     assert order_path(shop, last) not in [form["action"] for form in store_page(after).forms]
+
+
+async def test_the_cart_s_product_data_is_escaped_and_exact(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)> & co'
+    made = await create_product(client, shop.headers, name=hostile, price="1.5")
+    for path in (f"/s/{shop.slug}", f"/s/{shop.slug}/p/{made['id']}"):
+        response = await client.get(path)
+        page = store_page(response)  # one script, this service's, nothing inline
+        (form,) = [form for form in page.forms if form["data-id"] == made["id"]]
+        assert form["data-name"] == hostile and form["data-price"] == "1.50"
+        assert "<img src=x" not in response.text
