@@ -50,25 +50,23 @@ def photo(color: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
+async def open_store(client: httpx.AsyncClient, email: str, store_name: str) -> dict[str, str]:
+    """A vendor whose WhatsApp number is 0803 555 0101, with a store name; their Bearer headers."""
+    body = {"email": email, "password": PASSWORD, "whatsapp_number": "0803 555 0101"}
+    assert (await client.post("/api/users/register", json=body)).status_code == 201
+    login = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    client.cookies.clear()
+    renamed = await client.put("/api/users/me/store", headers=auth, json={"store_name": store_name})
+    assert renamed.status_code == 200, renamed.text
+    return auth
+
+
 async def stock_the_store(api: str) -> list[dict[str, Any]]:
     """A vendor with 26 products (two pages), oldest first, each with a photo."""
     photos = [photo(c) for c in ((200, 40, 40), (40, 140, 60), (30, 60, 180))]
     async with httpx.AsyncClient(base_url=api, timeout=60) as client:
-        body = {
-            "email": "ada.wax@example.com",
-            "password": PASSWORD,
-            "whatsapp_number": "0803 555 0101",
-        }
-        assert (await client.post("/api/users/register", json=body)).status_code == 201
-        login = await client.post(
-            "/api/auth/login", json={"email": body["email"], "password": PASSWORD}
-        )
-        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        client.cookies.clear()
-        renamed = await client.put(
-            "/api/users/me/store", headers=auth, json={"store_name": "Ada's Wax Prints"}
-        )
-        assert renamed.status_code == 200, renamed.text
+        auth = await open_store(client, "ada.wax@example.com", "Ada's Wax Prints")
         products = []
         for n in range(26):
             name = HOSTILE if n == 25 else f"Wax print no. {n}"

@@ -22,6 +22,7 @@ from app.api.routes import (
     recovery,
     sentry_test,
     store,
+    store_orders,
     store_pages,
     users,
 )
@@ -46,7 +47,14 @@ def include_routes(app: FastAPI) -> None:
         health,
     ):
         app.include_router(module.router)
-    for module in (store_pages, account, account_recovery, account_orders, account_insights):
+    for module in (
+        store_pages,
+        store_orders,
+        account,
+        account_recovery,
+        account_orders,
+        account_insights,
+    ):
         app.include_router(module.router)
     install_login_redirect(app)
     install_shortcuts(app)

@@ -18,7 +18,7 @@ from sqlalchemy import Label, Select, String, and_, bindparam, cast, func, selec
 from sqlalchemy.orm import aliased
 
 from app.domain.money import format_naira
-from app.domain.products import IMAGE_SLOTS
+from app.domain.products import IMAGE_SLOTS, is_sold_out
 from app.fastpath.mapping import Row, label_positions
 from app.fastpath.reads import ReadConnection, ReadQuery
 from app.images.encode import PREVIEW_MAX_BYTES, PREVIEW_MIN_WIDTH
@@ -80,8 +80,14 @@ class Item:
     description: str
     summary: str  # the description's start, for a card
     price: str  # ₦12,500.00
-    available: bool
+    amount: str  # 12500.00: the price as the cart script adds it up
+    available: bool  # on show (a product taken off show still has its page)
+    sold_out: bool  # tracked stock at 0
     pictures: list[Picture]
+
+    @property
+    def orderable(self) -> bool:
+        return self.available and not self.sold_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +114,7 @@ class OrderLink:
     slug: str
     product_name: str
     price: str
-    available: bool
+    available: bool  # on show and not sold out
 
 
 # ---- statements -----------------------------------------------------------------------------
@@ -175,7 +181,7 @@ STORE_PAGE: ReadQuery = ReadQuery(
         *_STORE_VENDOR.c,
         *_photo(_BANNER, "b_", _PHOTO_FIELDS + _PREVIEW_FIELDS),
         *_photo(_LEAD, "l_", _PREVIEW_FIELDS),
-        *_product_columns("id", "name", "description", "price"),
+        *_product_columns("id", "name", "description", "price", "stock"),
         *[column.label(f"p_image_url_{n}") for n, column in enumerate(PHOTO_COLUMNS, 1)],
         *_photo(_CARD, "c_", _PHOTO_FIELDS),
     )
@@ -207,7 +213,7 @@ def _product_page() -> Select[Any]:
     return select(
         *_PRODUCT_VENDOR.c,
         *_photo(_BANNER, "b_", _PHOTO_FIELDS + _PREVIEW_FIELDS),
-        *_product_columns("id", "name", "description", "price", "is_available"),
+        *_product_columns("id", "name", "description", "price", "is_available", "stock"),
         *[column.label(f"p_image_url_{n}") for n, column in enumerate(PHOTO_COLUMNS, 1)],
         *[
             label
@@ -224,7 +230,7 @@ ORDER_LINK = ReadQuery(
     select(
         _PRODUCT_VENDOR.c.whatsapp_number,
         _PRODUCT_VENDOR.c.store_slug,
-        *_product_columns("name", "price", "is_available"),
+        *_product_columns("name", "price", "is_available", "stock"),
     ).select_from(
         _PRODUCT_VENDOR.join(
             Product,
@@ -389,7 +395,7 @@ async def order_link(db: ReadConnection, *, identifier: str, product_id: str) ->
         slug=row[1],
         product_name=row[2],
         price=format_naira(row[3]),
-        available=bool(row[4]),
+        available=bool(row[4]) and not is_sold_out(row[5]),
     )
 
 
@@ -429,6 +435,8 @@ def _item(row: Row, at: dict[str, int], *, available: bool, pictures: list[Pictu
         description=description,
         summary=summary(description),
         price=format_naira(price),
+        amount=f"{price:.2f}",
         available=available,
+        sold_out=is_sold_out(row[at["p_stock"]]),
         pictures=pictures,
     )

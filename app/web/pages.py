@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse
 
 from app.observability.context import current_request_id
+from app.web.assets import CART_SCRIPT
 from app.web.rendered import RenderedPages
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -48,20 +49,30 @@ class Pages:
         # The stylesheet is inlined in every page (no request for it on a slow network) and
         # allowed by its hash, so the policy needs no 'unsafe-inline' and no per-response nonce.
         self.stylesheet = (TEMPLATES / "style.css").read_text()
-        self.env.globals.update(site_name=site_name, stylesheet=self.stylesheet)
+        self.env.globals.update(
+            site_name=site_name, stylesheet=self.stylesheet, cart_script=CART_SCRIPT.url
+        )
         self.style_source = csp_hash(self.stylesheet)
         self.rendered = RenderedPages(budget_bytes=RENDERED_BUDGET_BYTES)
 
-    def csp(self, *, img_src: str = "'self'", script_src: str = "'none'") -> str:
-        """No script, font or frame from anywhere; the inline stylesheet by its hash; forms post
-        to this origin only."""
+    def csp(
+        self,
+        *,
+        img_src: str = "'self'",
+        script_src: str = "'none'",
+        connect_src: str = "'none'",
+        form_action: str = "'self'",
+    ) -> str:
+        """No script, font or frame from anywhere unless named; the inline stylesheet by its
+        hash; forms post to this origin only (and go on where `form_action` adds)."""
         return "; ".join(
             (
                 "default-src 'none'",
                 f"style-src {self.style_source}",
                 f"img-src {img_src}",
                 f"script-src {script_src}",
-                "form-action 'self'",
+                f"connect-src {connect_src}",
+                f"form-action {form_action}",
                 "base-uri 'none'",
                 "frame-ancestors 'none'",
             )

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 
 from app.api.authentication import CurrentUser
 from app.api.deps import (
@@ -13,28 +12,20 @@ from app.api.deps import (
     Offset,
     SessionDep,
     SettingsDep,
-    analytics_for,
 )
-from app.api.forms import field_error
-from app.api.limits import guard_order
+from app.api.ordering import place_for_shopper
 from app.api.responses import errors
 from app.api.routes.store import Identifier
 from app.domain.orders import OrderStatus, normalise_code
-from app.domain.phones import normalise_whatsapp
 from app.schemas.order import OrderCreate, OrderOut, OrderPlaced, OrderStatusChange
 from app.services import orders as orders_service
 from app.services import store as store_service
 from app.services.bodies import ORDER, PLACED_ORDER, order_body
-from app.settings import Settings
 
 router = APIRouter(tags=["orders"])
 
 STORE_NOT_FOUND = "Store not found"
 ORDER_NOT_FOUND = "Order not found"
-KEY_REUSED = (
-    "This Idempotency-Key was already used for a different order in this store; "
-    "send a new key for a new order"
-)
 OrderId = Annotated[str, Path(max_length=100)]
 IdempotencyKey = Annotated[
     str | None,
@@ -46,22 +37,6 @@ IdempotencyKey = Annotated[
         "first order again",
     ),
 ]
-
-
-def customer_of(data: OrderCreate, settings: Settings) -> orders_service.Customer:
-    """The customer's details, the phone as wa.me digits (as a vendor's number is read)."""
-    phone = None
-    if data.customer_phone is not None:
-        try:
-            phone = normalise_whatsapp(data.customer_phone, settings.DEFAULT_COUNTRY_CODE)
-        except ValueError as exc:
-            raise field_error("customer_phone", f"Value error, {exc}") from None
-    return orders_service.Customer(
-        name=data.customer_name,
-        phone=phone,
-        note=data.note,
-        delivery_area=data.delivery_area,
-    )
 
 
 @router.post(
@@ -83,21 +58,15 @@ async def place_order(
     vendor = await store_service.find_vendor(session, identifier=identifier)
     if vendor is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, STORE_NOT_FOUND)
-    await guard_order(request, limiter, settings, vendor_id=vendor.id)
-    customer = customer_of(data, settings)
-    try:
-        placed = await orders_service.place_order(
-            session, vendor=vendor, data=data, customer=customer, idempotency_key=idempotency_key
-        )
-    except orders_service.OrderRejectedError as exc:
-        raise RequestValidationError(exc.errors) from None
-    except orders_service.IdempotencyConflictError:
-        raise HTTPException(status.HTTP_409_CONFLICT, KEY_REUSED) from None
-    if not placed.replayed:
-        order = placed.order
-        analytics_for(request).order(
-            vendor.id, order.total, (line.product_id for line in order.lines)
-        )
+    placed = await place_for_shopper(
+        request,
+        session,
+        limiter,
+        settings,
+        vendor=vendor,
+        data=data,
+        idempotency_key=idempotency_key,
+    )
     return order_body(placed.order, PLACED_ORDER)
 
 

@@ -38,6 +38,8 @@ DEFAULT_PREVIEW_HEADERS = {
     "ETag": strong_etag(DEFAULT_PREVIEW),
 }
 PAGE_HEADERS = {"Cache-Control": PUBLIC_REVALIDATE}
+# Where an order form's answer leads: this service, then WhatsApp (wa.me sends on to api.).
+ORDER_FORM_ACTION = "'self' https://wa.me https://api.whatsapp.com"
 
 
 def _page_number(request: Request) -> int | None:
@@ -62,7 +64,14 @@ def _policy(pages: Pages, settings: Settings) -> str:
     sources = {"'self'", "https:", _origin(settings.public_base_url)}
     if media:
         sources.add(_origin(media))
-    return pages.csp(img_src=" ".join(sorted(sources)))
+    # The cart script (a file of this service) posts the order here; a form's order goes on to
+    # WhatsApp, and a browser holds a form's redirects to form-action too.
+    return pages.csp(
+        img_src=" ".join(sorted(sources)),
+        script_src="'self'",
+        connect_src="'self'",
+        form_action=ORDER_FORM_ACTION,
+    )
 
 
 def _image(preview: Preview | None, settings: Settings) -> dict[str, object]:
@@ -120,7 +129,7 @@ def _store_context(view: StoreView, settings: Settings) -> dict[str, object]:
 def _product_context(view: ProductView, settings: Settings) -> dict[str, object]:
     item = view.item
     path = pages_service.product_path(view.store.slug, item.id)
-    state = item.price if item.available else f"{item.price} · Sold out"
+    state = item.price if item.orderable else f"{item.price} · Sold out"
     return {
         "view": view,
         "store": view.store,
@@ -179,6 +188,17 @@ async def product_page(identifier: str, product_id: str, request: Request) -> Re
     return response
 
 
+async def order_link_or_404(
+    request: Request, *, identifier: str, product_id: str
+) -> pages_service.OrderLink:
+    """Whom to message about this product of the store; 404 when the store has no such one."""
+    async with reader_for(request).connect() as db:
+        link = await pages_service.order_link(db, identifier=identifier, product_id=product_id)
+    if link is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, PRODUCT_NOT_FOUND)
+    return link
+
+
 @router.get(
     "/s/{identifier}/p/{product_id}/whatsapp",
     response_class=RedirectResponse,
@@ -194,10 +214,7 @@ async def order_on_whatsapp(
     limiter: LimiterDep,
 ) -> Response:
     """Count the shopper's tap (as track-click does) and open WhatsApp with the order typed."""
-    async with reader_for(request).connect() as db:
-        link = await pages_service.order_link(db, identifier=identifier, product_id=product_id)
-    if link is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, PRODUCT_NOT_FOUND)
+    link = await order_link_or_404(request, identifier=identifier, product_id=product_id)
     path = pages_service.product_path(link.slug, product_id)
     headers = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
     if not link.available:
