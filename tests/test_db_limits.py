@@ -6,6 +6,7 @@ Time bounds here are generous hang detectors, not speed measurements.
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from time import perf_counter
 
 import httpx
@@ -132,14 +133,26 @@ async def test_a_login_does_not_hold_a_connection_while_it_hashes(
         await application.state.engine.dispose()
 
 
-async def kill_app_connections(engine: AsyncEngine) -> int:
-    """Terminate the app's server processes in this database, as a restart or failover would."""
+async def server_now(engine: AsyncEngine) -> datetime:
+    async with engine.connect() as conn:
+        now: datetime = await conn.scalar(text("SELECT clock_timestamp()"))
+    return now
+
+
+async def kill_app_connections(engine: AsyncEngine, since: datetime) -> int:
+    """Terminate the app's server processes in this database, as a restart or failover would.
+
+    Only those opened since `since`: a server process an earlier test's app or worker is still
+    closing has the same name and must not be counted as this app's.
+    """
     async with engine.connect() as conn:
         killed = await conn.scalar(
             text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE application_name = 'quickvendor-api' AND datname = current_database()"
-            )
+                " AND backend_start >= :since"
+            ),
+            {"since": since},
         )
         await conn.commit()
     return int(killed or 0)
@@ -153,13 +166,14 @@ async def test_a_connection_lost_under_a_read_is_a_503_then_replaced(
     settings = make_settings(
         database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_PING_AFTER_IDLE_SECONDS=3600
     )
+    since = await server_now(engine)
     application = create_app(settings)
     try:
         async with client_for(application) as client:
             headers = await vendor(client)
             await create_product(client, headers)
             assert (await client.get(path, headers=headers)).status_code == 200
-            assert await kill_app_connections(engine) == 1
+            assert await kill_app_connections(engine, since) == 1
             assert_unavailable(await asyncio.wait_for(client.get(path, headers=headers), HANG))
             # The dead connection was discarded, not handed out again.
             assert (await client.get(path, headers=headers)).status_code == 200
@@ -173,13 +187,14 @@ async def test_an_idle_connection_is_pinged_and_replaced_before_use(
     settings = make_settings(
         database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_PING_AFTER_IDLE_SECONDS=0.2
     )
+    since = await server_now(engine)
     application = create_app(settings)
     try:
         async with client_for(application) as client:
             headers = await vendor(client)
             await create_product(client, headers)
             assert (await client.get("/api/store/ada")).status_code == 200
-            assert await kill_app_connections(engine) == 1
+            assert await kill_app_connections(engine, since) == 1
             await asyncio.sleep(0.3)
             assert (await client.get("/api/store/ada")).status_code == 200
             assert (await client.get("/api/products", headers=headers)).status_code == 200
