@@ -220,6 +220,11 @@ class Sink(BaseHTTPRequestHandler):
         pass
 
 
+def serve_sink(port: int) -> None:
+    """The sink as a process of its own (bench/cpu.py: its work is not the app's)."""
+    ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
+
+
 def plain_uvicorn(target: str, port: int) -> list[str]:
     """uvicorn as the bare app runs (and as QuickVendor ran before app/server/)."""
     return [
