@@ -22,6 +22,7 @@ from app.db.errors import DatabaseUnavailableError, UnstorableTextError, is_unav
 from app.observability.context import current_request_id
 from app.observability.logging import UNHANDLED_LOGGER
 from app.observability.sentry import capture_failed_response
+from app.security.passwords import HashingBusyError
 
 logger = logging.getLogger("app.errors")
 # Sentry gets an unhandled error from the request layer, with its mechanism; this logger
@@ -109,6 +110,12 @@ async def _environment_unavailable(request: Request, exc: OSError) -> Response:
     return answer(request, 503, UNAVAILABLE, headers={"Retry-After": RETRY_AFTER})
 
 
+async def _hashing_busy(request: Request, exc: HashingBusyError) -> Response:
+    # Counted and logged where it was refused (app/security/passwords.py); a client may retry.
+    detail = "Too many sign-ins are being checked right now, please retry in a few seconds"
+    return answer(request, 503, detail, headers={"Retry-After": str(exc.retry_after)})
+
+
 async def _unstorable_text(request: Request, exc: UnstorableTextError) -> Response:
     issue = {"loc": ("body",), "msg": "Text must not contain NUL or unpaired surrogate characters"}
     return _validation_answer(request, [{**issue, "type": "string_unstorable"}])
@@ -179,6 +186,7 @@ def install_error_handlers(app: FastAPI, html: HTMLErrors | None = None) -> None
         StarletteHTTPException: _http_exception,
         RequestValidationError: _validation_error,
         UnstorableTextError: _unstorable_text,
+        HashingBusyError: _hashing_busy,
         ClientDisconnect: _client_disconnect,
         PoolTimeoutError: _database_unavailable,
         DatabaseUnavailableError: _database_unavailable,
