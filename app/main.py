@@ -13,6 +13,7 @@ import sentry_sdk
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.analytics.recorder import Analytics
 from app.api.router import include_routes
 from app.db.engine import create_engine
 from app.db.session import create_session_factory
@@ -66,11 +67,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.rate_limiter,
             retention=timedelta(days=settings.SESSION_RETENTION_DAYS),
             interval=settings.MAINTENANCE_INTERVAL_SECONDS,
+            order_expiry=timedelta(days=settings.ORDER_EXPIRY_DAYS),
         )
     )
     delivery: DeliveryWorker | None = app.state.delivery_worker
     if delivery is not None:
         delivery.start()
+    analytics: Analytics = app.state.analytics
+    analytics.start()
     # The app's ~150,000 long-lived objects (routes, models, SQLAlchemy's and pydantic's
     # machinery) made every full garbage collection a 75-100 ms pause for the requests in
     # flight, the whole of the storefront's p99; frozen, collections skip them.
@@ -82,6 +86,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (a try is bounded by DELIVERY_TIMEOUT_SECONDS), while the database is still there.
     if delivery is not None:
         await delivery.stop()
+    # The last seconds' counts, written while the database is still there.
+    await analytics.stop()
     await app.state.storage.close()
     app.state.hasher.close()
     # The server has finished the in-flight requests; their Sentry events must leave before the
@@ -135,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.rate_limiter = build_rate_limiter(settings, engine)
     app.state.events = BusinessEvents(settings)
+    app.state.analytics = Analytics(settings, engine)
     app.state.pages = Pages(site_name=SITE_NAME)
     app.state.mail = EmailComposer(site_name=SITE_NAME, sender=settings.EMAIL_FROM)
     include_routes(app)

@@ -27,6 +27,8 @@ import uvloop
 from sqlalchemy import make_url
 from starlette.types import ASGIApp, Message
 
+from app.web.pages import RENDERED_BUDGET_BYTES
+from app.web.rendered import RenderedPages
 from bench.speed import EMAIL, PASSWORD, SINK_DSN, SINK_PORT
 
 DEFAULT_DSN = "postgresql+asyncpg://postgres@127.0.0.1:5432/qv_bench"
@@ -65,6 +67,12 @@ async def call(
     await app(scope_for(method, path, headers, app), receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def cold(app: Any, path: str) -> tuple[int, bytes]:
+    """A page whose rows changed since it was last rendered: rendered again."""
+    app.state.pages.rendered = RenderedPages(budget_bytes=RENDERED_BUDGET_BYTES)
+    return await call(app, "GET", path, {})
 
 
 async def cpu_per_request(
@@ -128,6 +136,9 @@ async def main() -> None:
         "bare storefront": lambda: call(bare, "GET", store, {}),
         "storefront": lambda: call(app, "GET", store, {}),
         "store product": lambda: call(app, "GET", f"{store}/products/{product_id}", {}),
+        "store page": lambda: call(app, "GET", "/s/vendor-01", {}),
+        "store page, cold": lambda: cold(app, "/s/vendor-01"),
+        "product page": lambda: call(app, "GET", f"/s/vendor-01/p/{product_id}", {}),
         "own product list": lambda: call(app, "GET", "/api/products", auth),
         "health (live)": lambda: call(app, "GET", "/api/health/live", {}),
     }

@@ -50,6 +50,8 @@ GENEROUS_LIMITS = {
     "LOGIN_IP_LIMIT": "100000000",
     "LOGIN_ACCOUNT_LIMIT": "100000000",
     "REGISTER_IP_LIMIT": "100000000",
+    "ORDER_RATE_LIMIT_PER_CLIENT": "100000000",
+    "ORDER_RATE_LIMIT_PER_STORE_CLIENT": "100000000",
 }
 
 
@@ -247,6 +249,7 @@ def production_env(dsn: str) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": dsn,
         "CORS_ORIGINS": "https://bench.example",
+        "SHARE_BASE_URL": "https://bench.example",
         "LOG_LEVEL": "INFO",
         "SENTRY_DSN": "",
         "WEB_CONCURRENCY": "1",
@@ -353,6 +356,7 @@ def login_token(base: str) -> str:
 
 
 STORE = "/api/store/vendor-01"
+PAGE = "/s/vendor-01"
 
 
 def comparisons(app: str, bare: str, ids: dict[str, str], token: str) -> list[Comparison]:
@@ -375,6 +379,10 @@ def comparisons(app: str, bare: str, ids: dict[str, str], token: str) -> list[Co
             "baseline",
             bare + STORE,
             None,
+        ),
+        # The store's HTML page against its own JSON storefront (the issue: at least 0.7x).
+        Comparison(
+            "store page (HTML) / storefront JSON", app + PAGE, "storefront", app + STORE, 0.7
         ),
     ]
 
@@ -498,6 +506,9 @@ class Bench:
                 self.measure(label, endpoint, app.url + path, 8)
             body = json.dumps({"email": EMAIL, "password": PASSWORD})
             self.measure(label, "login", app.url + "/api/auth/login", 8, {"BENCH_BODY": body})
+            order = {"items": [{"product_id": self.ids["product_id"], "quantity": 1}]}
+            orders = app.url + STORE + "/orders"
+            self.measure(label, "order", orders, 8, {"BENCH_BODY": json.dumps(order)})
             self.stall_check(app, bare)
         finally:
             self.stop_all()

@@ -27,6 +27,8 @@ from app.settings import Settings, normalise_database_url
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TABLES = (
+    "order_lines",
+    "orders",
     "account_tokens",
     "feedback",
     "delivery_jobs",
@@ -36,6 +38,11 @@ TABLES = (
     "users",
     "rate_limit_counters",
     "photos",
+    "analytics_days",
+    "analytics_product_days",
+    "analytics_source_days",
+    "analytics_day_keys",
+    "analytics_visitors",
 )
 # Cheap Argon2 parameters: the suite hashes hundreds of passwords.
 FAST_HASHING = {

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD_SAMPLES = {
     "CORS_ORIGINS": "https://quickvendor.example.com",
     "FRONTEND_URL": "https://quickvendor.example.com",
+    "SHARE_BASE_URL": "",  # left empty: the service's own URL
     "SENTRY_DSN": "https://public@o0.ingest.sentry.io/0",
     "SENTRY_TEST_TOKEN": secrets.token_urlsafe(24),
     "S3_BUCKET": "quickvendor-photos",

@@ -1,9 +1,13 @@
 """A real SMTP server for the tests (aiosmtpd on a loopback port, in a thread of its own): it
 keeps what it received, can refuse recipients, and can be stopped and started again on the same
-port to play an SMTP server that is down for a while."""
+port to play an SMTP server that is down for a while. It can also speak TLS (from the first byte
+or after STARTTLS) with a self-signed certificate made at test time, and require a login."""
 
 import asyncio
+import datetime
+import ipaddress
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -11,9 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.servers import free_port
 
@@ -25,6 +35,8 @@ class Received:
     mail_from: str
     recipients: list[str]
     message: EmailMessage
+    encrypted: bool = False
+    login: str | None = None
 
     @property
     def to(self) -> str:
@@ -64,6 +76,7 @@ class Mailbox:
         self._lock = threading.Lock()
         self._messages: list[Received] = []
         self.refused: set[str] = set()
+        self.logins: dict[str, str] = {}  # username -> password the server accepts
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -76,9 +89,22 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
+        encrypted = server.transport.get_extra_info("ssl_object") is not None
+        login = session.auth_data.login.decode() if session.authenticated else None
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, encrypted, login)
         with self._lock:
-            self._messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self._messages.append(received)
         return "250 Message accepted for delivery"
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        """aiosmtpd's authenticator: a username and password of `logins`, nothing else."""
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        accepted = self.logins.get(login) == password
+        return AuthResult(success=accepted, handled=False, auth_data=auth_data)
 
     def messages(self, to: str | None = None) -> list[Received]:
         with self._lock:
@@ -118,18 +144,81 @@ class Mailbox:
             await asyncio.sleep(0.05)
 
 
-class SmtpServer:
-    """The server on 127.0.0.1:<port>; `down()` stops it until `up()` starts it again."""
+Security = Literal["none", "tls", "starttls"]
 
-    def __init__(self) -> None:
+
+def self_signed_certificate(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A certificate for `host` (an IP address) and its key, as PEM files in `folder`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+class SmtpServer:
+    """The server on 127.0.0.1:<port>; `down()` stops it until `up()` starts it again.
+
+    `security` "tls" wraps every connection in TLS, "starttls" offers STARTTLS (both with the
+    certificate in `certificate`); with `logins`, a message is taken only after AUTH."""
+
+    def __init__(
+        self,
+        security: Security = "none",
+        certificate: tuple[Path, Path] | None = None,
+        logins: dict[str, str] | None = None,
+    ) -> None:
         self.mailbox = Mailbox()
+        self.mailbox.logins = dict(logins or {})
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.security = security
+        self._tls: ssl.SSLContext | None = None
+        if security != "none":
+            assert certificate is not None, "TLS needs a certificate"
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(*certificate)
         self._controller: Controller | None = None
+
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.security == "tls":
+            # aiosmtpd counts only STARTTLS as encryption for AUTH; this socket is TLS already.
+            options |= {"ssl_context": self._tls, "auth_require_tls": False}
+        elif self.security == "starttls":
+            options |= {"tls_context": self._tls, "require_starttls": True}
+        if self.mailbox.logins:
+            options |= {"authenticator": self.mailbox.authenticate, "auth_required": True}
+        return options
 
     def up(self) -> None:
         if self._controller is None:
-            self._controller = Controller(self.mailbox, hostname=self.host, port=self.port)
+            self._controller = Controller(
+                self.mailbox, hostname=self.host, port=self.port, **self._options()
+            )
             self._controller.start()
 
     def down(self) -> None:
@@ -141,7 +230,7 @@ class SmtpServer:
         return {
             "SMTP_HOST": self.host,
             "SMTP_PORT": self.port,
-            "SMTP_SECURITY": "none",
+            "SMTP_SECURITY": self.security,
             "EMAIL_FROM": "QuickVendor <no-reply@quickvendor.test>",
         }
 
@@ -150,8 +239,12 @@ class SmtpServer:
 
 
 @contextmanager
-def running_smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
+def running_smtp(
+    security: Security = "none",
+    certificate: tuple[Path, Path] | None = None,
+    logins: dict[str, str] | None = None,
+) -> Iterator[SmtpServer]:
+    server = SmtpServer(security, certificate, logins)
     server.up()
     try:
         yield server

@@ -4,11 +4,21 @@ Never the shared server: its own data directory in a temporary folder, its own p
 `postgres` OS user when the suite runs as root (PostgreSQL refuses to run as root).
 """
 
+import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import alembic_config
+from tests.servers import free_port
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -55,3 +65,28 @@ class PrivateCluster:
         if (self.data / "postmaster.pid").exists():
             self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def execute(url: str, *statements: str) -> None:
+    """Run statements one by one outside a transaction (CREATE DATABASE, triggers, kills)."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def migrated_cluster(database: str = "qv") -> Iterator[PrivateCluster]:
+    """A started private cluster holding `database`, migrated to head; destroyed afterwards."""
+    pg = PrivateCluster(free_port())
+    try:
+        pg.init()
+        pg.start()
+        asyncio.run(execute(pg.url(), f'CREATE DATABASE "{database}"'))
+        command.upgrade(alembic_config(pg.url(database)), "head")
+        yield pg
+    finally:
+        pg.destroy()

@@ -83,7 +83,7 @@ async def test_logging_in_goes_on_to_next_then_home(browser: httpx.AsyncClient) 
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("access_token=") and "HttpOnly" in cookie
     home = assert_page(await browser.get("/account/"))
-    assert "http://localhost:3000/store/ada" in home
+    assert "http://testserver/s/ada" in home  # the store page, which previews in WhatsApp
     for link in ('href="/account/"', 'href="/account/orders"', 'href="/account/insights"'):
         assert link in home
     assert 'action="/account/logout"' in home

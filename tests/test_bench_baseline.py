@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.baseline.app import app as baseline_app
@@ -21,7 +21,11 @@ pytestmark = postgres_only
 
 
 @pytest.fixture
-async def baseline(database_url: str, settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def baseline(
+    database_url: str, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    # The share link's base, which bench/speed.py gives both servers alike.
+    monkeypatch.setattr("bench.baseline.app.SHARE_BASE_URL", settings.share_base_url)
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     baseline_app.state.pool = pool
@@ -41,7 +45,13 @@ async def test_the_baseline_serves_the_same_bytes(
     headers = await vendor(client, "ada.fabrics@example.com")
     me = (await client.get("/api/users/me", headers=headers)).json()
     if size:
-        await add_products(engine, me["id"], size)
+        ids = await add_products(engine, me["id"], size)
+        # Tracked stock: one sold out (shown as such), one with units left.
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE products SET stock = 0 WHERE id = :id"), {"id": ids[-1]}
+            )
+            await conn.execute(text("UPDATE products SET stock = 5 WHERE id = :id"), {"id": ids[0]})
     # One product through the API too: prices, descriptions and photo slots as the app stores them.
     if size:
         created = await client.post(

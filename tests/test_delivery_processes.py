@@ -10,16 +10,20 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from app.db.session import create_session_factory
 from app.delivery.slack import slack_escape
 from app.schemas.feedback import FeedbackReport
 from app.services.feedback import submit_report
+from tests.conftest import postgres_only
 from tests.feedback_helpers import HOSTILE, THANK_YOU, feedback_ids, send_report, stored
+from tests.pg_cluster import PrivateCluster, execute, migrated_cluster
 from tests.processes import FakeSentry, Processes, managed
 from tests.servers import ApiServer, server_env
 from tests.slack_stub import FAIL, GONE, HANG, OK, THROTTLE, SlackStub, running_slack_stub
@@ -194,3 +198,84 @@ async def test_the_worker_process_reports_a_give_up_to_sentry_once(
         assert b"08031234567" not in envelope and b"Private" not in envelope
         assert b"/services/" not in envelope
     assert slack.answers() == [GONE]
+
+
+async def store_reports(url: str, numbers: range) -> None:
+    """Reports taken as the route takes them (report and job in one transaction)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        for number in numbers:
+            async with create_session_factory(engine)() as session:
+                data = FeedbackReport(
+                    message=f"Report {number:02d}: {HOSTILE}",
+                    url="https://x.example/",
+                    timestamp="t",
+                )
+                await submit_report(
+                    session, data=data, vendor_id=None, request_id=None, to_slack=True
+                )
+    finally:
+        await engine.dispose()
+
+
+async def wait_for_output(processes: Processes, worker: Any, needle: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while needle not in processes.output(worker):
+        assert time.monotonic() < deadline, processes.output(worker)
+        assert worker.poll() is None, processes.output(worker)
+        await asyncio.sleep(0.2)
+
+
+@postgres_only
+def test_the_worker_rides_out_a_database_outage_and_delivers_each_report_once(
+    processes: Processes, slack: SlackStub
+) -> None:
+    """The worker process's database is killed (-m immediate) while reports wait for a Slack
+    that fails, and later its connections are terminated: it keeps running, and once the
+    database is back every report is delivered exactly once. (Slack answers "ok" only while the
+    database is up: an "ok" that cannot be recorded is a crash mid-delivery, sent again.)"""
+    with migrated_cluster() as cluster:
+        asyncio.run(ride_out_an_outage(cluster, processes, slack))
+
+
+async def ride_out_an_outage(
+    cluster: PrivateCluster, processes: Processes, slack: SlackStub
+) -> None:
+    url = cluster.url("qv")
+    slack.play(then=FAIL)
+    env = server_env(url, SLACK_WEBHOOK_URL=slack.url, DB_POOL_TIMEOUT="2", **FAST_DELIVERY)
+    worker = processes.start(WORKER, env)
+    await wait_for_output(processes, worker, "started")
+    await store_reports(url, range(8))
+    await asyncio.to_thread(slack.wait_for, 8, WAIT, FAIL)
+
+    await asyncio.to_thread(cluster.stop, "immediate")
+    await wait_for_output(processes, worker, "trying again shortly")
+    await asyncio.sleep(2)  # several polls against a dead database
+    await asyncio.to_thread(cluster.start)
+    slack.play(then=OK)
+    assert len(await asyncio.to_thread(slack.wait_for, 8, WAIT)) == 8
+
+    # Every connection the worker holds is killed under it; new reports still go out.
+    await execute(
+        cluster.url(),
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = 'qv' AND pid <> pg_backend_pid()",
+    )
+    await store_reports(url, range(8, 12))
+    assert len(await asyncio.to_thread(slack.wait_for, 12, WAIT)) == 12
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        deadline = time.monotonic() + WAIT
+        while {job["status"] for job in await stored(engine, "delivery_jobs")} != {"delivered"}:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        await assert_all_delivered_and_escaped(engine, slack, 12)
+    finally:
+        await engine.dispose()
+    assert worker.poll() is None
+    worker.send_signal(signal.SIGTERM)
+    assert await processes.wait(worker) == 0
+    output = processes.output(worker)
+    assert "Report 0" not in output and "/services/" not in output

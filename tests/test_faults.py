@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -23,15 +22,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.main import create_app
 from app.models.base import utcnow
 from app.security.tokens import create_access_token
+from app.services.account_tokens import hash_token
 from tests.conftest import (
     PASSWORD,
-    alembic_config,
     bearer,
     client_for,
     make_settings,
     postgres_only,
 )
-from tests.pg_cluster import PrivateCluster
+from tests.pg_cluster import PrivateCluster, execute, migrated_cluster
 from tests.servers import free_port, running_api, server_env
 
 pytestmark = postgres_only
@@ -40,37 +39,32 @@ HANG_BOUND = 20.0
 # Crashes of the database while clients keep writing.
 CRASHES = 3
 NEW_VENDOR = {"email": "new@example.com", "password": PASSWORD, "whatsapp_number": "08011111111"}
+FEEDBACK = {"message": "The share button does nothing", "url": "https://qv.test/", "timestamp": "x"}
 SERVER_SETTINGS = {
     "RATE_LIMIT_ENABLED": "true",  # counters in the database: they must fail open too
     "LOGIN_IP_LIMIT": "1000",
     "REGISTER_IP_LIMIT": "1000",
+    # Every route below is called again and again from one address for one account.
+    "PASSWORD_CHECK_RATE_LIMIT_ACCOUNT": "1000",
+    "PASSWORD_CHECK_RATE_LIMIT_CLIENT": "1000",
+    "PASSWORD_RESET_RATE_LIMIT_PER_EMAIL": "1000",
+    "PASSWORD_RESET_RATE_LIMIT_PER_CLIENT": "1000",
+    "ACCOUNT_TOKEN_RATE_LIMIT_PER_CLIENT": "1000",
+    "EMAIL_VERIFICATION_RATE_LIMIT_PER_ACCOUNT": "1000",
+    "FEEDBACK_RATE_LIMIT": "1000",
+    "PASSWORD_RESET_RESPONSE_SECONDS": "0.05",
+    # Feedback is queued for Slack only when a webhook is set; nobody listens on this port.
+    "SLACK_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/hook",
     "DB_POOL_TIMEOUT": "2",
     "DB_STATEMENT_TIMEOUT_MS": "1500",
     "HEALTH_DB_TIMEOUT": "2",
 }
 
 
-async def _execute(url: str, *statements: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PrivateCluster]:
-    pg = PrivateCluster(free_port())
-    try:
-        pg.init()
-        pg.start()
-        asyncio.run(_execute(pg.url(), "CREATE DATABASE qv"))
-        command.upgrade(alembic_config(pg.url("qv")), "head")
+    with migrated_cluster() as pg:
         yield pg
-    finally:
-        pg.destroy()
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +78,15 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api(cluster: PrivateCluster, api_log: Path, media: Path) -> Iterator[str]:
-    env = server_env(cluster.url("qv"), MEDIA_ROOT=str(media), **SERVER_SETTINGS)
+def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("outbox")
+
+
+@pytest.fixture(scope="module")
+def api(cluster: PrivateCluster, api_log: Path, media: Path, outbox: Path) -> Iterator[str]:
+    env = server_env(
+        cluster.url("qv"), MEDIA_ROOT=str(media), EMAIL_OUTBOX_DIR=str(outbox), **SERVER_SETTINGS
+    )
     with running_api(env, api_log, workers=2) as base_url:
         yield base_url
 
@@ -126,6 +127,15 @@ def database_routes(seeded: dict[str, Any]) -> list[tuple[str, str, dict[str, An
         ("POST", f"/api/products/{product}/track-click", {}),
         ("GET", f"/api/store/{seeded['slug']}", {}),
         ("GET", "/api/auth/check-session", auth),
+        ("POST", "/api/feedback/report", {"json": FEEDBACK}),
+        ("POST", "/api/auth/password-reset", {"json": {"email": "ada@example.com"}}),
+        ("POST", "/api/auth/password-reset/confirm",
+         {"json": {"token": "A" * 43, "new_password": "another-horse-77"}}),
+        ("POST", "/api/auth/verify-email", {"json": {"token": "A" * 43}}),
+        ("POST", "/api/auth/verify-email/resend", auth),
+        ("PUT", "/api/users/me/email",
+         {"json": {"new_email": "ada.new@example.com", "password": PASSWORD}, **auth}),
+        ("POST", "/api/auth/confirm-email", {"json": {"token": "A" * 43}}),
     ]  # fmt: skip
 
 
@@ -140,6 +150,14 @@ def assert_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     body = response.json()
     assert body["detail"] and body["request_id"] == response.headers["X-Request-ID"]
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def assert_unavailable_page(response: httpx.Response) -> None:
+    """The 503 of an HTML route: a page, not JSON, with the same Retry-After."""
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["X-Request-ID"] in response.text
     assert int(response.headers["Retry-After"]) > 0
 
 
@@ -191,7 +209,7 @@ def test_password_change_failing_half_way_leaves_nothing(
     new_password = "another-horse-77"
     change = {"current_password": PASSWORD, "new_password": new_password}
     asyncio.run(
-        _execute(
+        execute(
             cluster.url("qv"),
             "CREATE FUNCTION qv_stall() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$",
@@ -204,7 +222,7 @@ def test_password_change_failing_half_way_leaves_nothing(
         assert_unavailable(failed)
     finally:
         asyncio.run(
-            _execute(cluster.url("qv"), "DROP TRIGGER qv_stall ON users", "DROP FUNCTION qv_stall")
+            execute(cluster.url("qv"), "DROP TRIGGER qv_stall ON users", "DROP FUNCTION qv_stall")
         )
     assert call(api, "GET", "/api/users/me", {"headers": second}).status_code == 200
     assert login(api).status_code == 200
@@ -328,14 +346,14 @@ def test_a_connection_lost_at_any_step_is_a_503_and_changes_nothing(
         values = {"auth": auth, "product": product.json()["id"], "email": email}
         before = client.get("/api/products", headers=auth).json()
         files = stored_files(media)
-        asyncio.run(_execute(cluster.url("qv"), KILL_FUNCTION))
+        asyncio.run(execute(cluster.url("qv"), KILL_FUNCTION))
         for name, (table, request) in STEP_ROUTES.items():
             for step, trigger in KILL_AT.items():
-                asyncio.run(_execute(cluster.url("qv"), trigger.format(table=table)))
+                asyncio.run(execute(cluster.url("qv"), trigger.format(table=table)))
                 try:
                     response = request(client, values)
                 finally:
-                    asyncio.run(_execute(cluster.url("qv"), f"DROP TRIGGER qv_kill ON {table}"))
+                    asyncio.run(execute(cluster.url("qv"), f"DROP TRIGGER qv_kill ON {table}"))
                 assert response.status_code == 503, (name, step, response.text)
                 assert_unavailable(response)
                 # The connection the 503 went out on still serves the next request.
@@ -439,3 +457,135 @@ async def _existing(url: str, ids: list[str]) -> set[str]:
             return {row.id for row in rows}
     finally:
         await engine.dispose()
+
+
+async def _rows(url: str, statement: str) -> list[tuple[Any, ...]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(text(statement))]
+    finally:
+        await engine.dispose()
+
+
+# What the account-recovery and feedback routes write; none of it may change when they fail.
+# (Delivery jobs are compared by id: the server's worker sends the ones queued before.)
+RECOVERY_STATE = {
+    "users": "SELECT id, email, email_verified, hashed_password FROM users ORDER BY id",
+    "tokens": "SELECT token_hash, purpose, used_at FROM account_tokens ORDER BY token_hash",
+    "jobs": "SELECT id FROM delivery_jobs ORDER BY id",
+    "feedback": "SELECT id FROM feedback ORDER BY id",
+    "sessions": "SELECT id, revoked_at FROM sessions ORDER BY id",
+}
+LINKS = {  # a known token per link, stored (as its hash) straight into the database
+    "password_reset": "reset-" + "r" * 40,
+    "email_verification": "verify-" + "v" * 40,
+    "email_change": "change-" + "c" * 40,
+}
+RECOVERY_ROUTES: dict[str, tuple[str, Call]] = {
+    "send feedback": ("feedback", lambda c, v: c.post("/api/feedback/report", json=FEEDBACK)),
+    "send feedback (its delivery)": ("delivery_jobs", lambda c, v: c.post(
+        "/api/feedback/report", json=FEEDBACK)),
+    "ask for a reset link": ("account_tokens", lambda c, v: c.post(
+        "/api/auth/password-reset", json={"email": v["email"]})),
+    "ask for a reset link (its email)": ("delivery_jobs", lambda c, v: c.post(
+        "/api/auth/password-reset", json={"email": v["email"]})),
+    "reset the password": ("account_tokens", lambda c, v: c.post(
+        "/api/auth/password-reset/confirm",
+        json={"token": LINKS["password_reset"], "new_password": "another-horse-77"})),
+    "reset the password (the vendor)": ("users", lambda c, v: c.post(
+        "/api/auth/password-reset/confirm",
+        json={"token": LINKS["password_reset"], "new_password": "another-horse-77"})),
+    "verify the address": ("account_tokens", lambda c, v: c.post(
+        "/api/auth/verify-email", json={"token": LINKS["email_verification"]})),
+    "verify the address (the vendor)": ("users", lambda c, v: c.post(
+        "/api/auth/verify-email", json={"token": LINKS["email_verification"]})),
+    "resend the verification": ("account_tokens", lambda c, v: c.post(
+        "/api/auth/verify-email/resend", headers=v["auth"])),
+    "change the email": ("account_tokens", lambda c, v: c.put(
+        "/api/users/me/email", headers=v["auth"],
+        json={"new_email": "steps-elsewhere@example.com", "password": PASSWORD})),
+    "change the email (its emails)": ("delivery_jobs", lambda c, v: c.put(
+        "/api/users/me/email", headers=v["auth"],
+        json={"new_email": "steps-elsewhere@example.com", "password": PASSWORD})),
+    "confirm the new email": ("account_tokens", lambda c, v: c.post(
+        "/api/auth/confirm-email", json={"token": LINKS["email_change"]})),
+    "confirm the new email (the vendor)": ("users", lambda c, v: c.post(
+        "/api/auth/confirm-email", json={"token": LINKS["email_change"]})),
+}  # fmt: skip
+PAGE_ROUTES: dict[str, tuple[str, Call]] = {
+    "log in (form)": ("sessions", lambda c, v: c.post(
+        "/account/login", data={"email": v["email"], "password": PASSWORD})),
+    "log out (form)": ("sessions", lambda c, v: c.post("/account/logout")),
+    "resend the verification (form)": ("account_tokens", lambda c, v: c.post(
+        "/account/verify-email/resend")),
+    "ask for a reset link (form)": ("account_tokens", lambda c, v: c.post(
+        "/account/forgot-password", data={"email": v["email"]})),
+    "reset the password (form)": ("account_tokens", lambda c, v: c.post(
+        "/account/reset-password", data={"token": LINKS["password_reset"],
+        "new_password": "another-horse-77", "confirm_password": "another-horse-77"})),
+    "open the verification link": ("account_tokens", lambda c, v: c.get(
+        "/account/verify-email", params={"token": LINKS["email_verification"]})),
+    "open the new email's link": ("account_tokens", lambda c, v: c.get(
+        "/account/confirm-email", params={"token": LINKS["email_change"]})),
+}  # fmt: skip
+
+
+def test_a_connection_lost_in_the_recovery_and_feedback_routes_is_a_503(
+    cluster: PrivateCluster, api: str
+) -> None:
+    """The same kills as above on the feedback, account-recovery and /account/ form routes: JSON
+    routes answer the JSON 503, the HTML ones a 503 page, both with Retry-After; the account,
+    its links, sessions, queued emails and reports are as they were."""
+    email, url = "steps-recovery@example.com", cluster.url("qv")
+    with (
+        httpx.Client(base_url=api, timeout=HANG_BOUND + 10) as client,
+        httpx.Client(base_url=api, timeout=HANG_BOUND + 10, headers={"Origin": api}) as browser,
+    ):
+        registered = client.post("/api/users/register", json={**NEW_VENDOR, "email": email})
+        assert registered.status_code == 201, registered.text
+        user_id = registered.json()["id"]
+        token = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        signed_in = browser.post("/account/login", data={"email": email, "password": PASSWORD})
+        assert signed_in.status_code == 303, signed_in.text
+        emails = {"email_change": "steps-moved@example.com"}
+        asyncio.run(
+            execute(
+                url,
+                *(
+                    "INSERT INTO account_tokens (token_hash, user_id, purpose, email, created_at, "  # noqa: S608 - our values
+                    f"expires_at) VALUES ('{hash_token(link)}', '{user_id}', '{purpose}', "
+                    f"'{emails.get(purpose, email)}', now(), now() + interval '1 hour')"
+                    for purpose, link in LINKS.items()
+                ),
+            )
+        )
+        values = {"auth": auth, "email": email}
+        before = {name: asyncio.run(_rows(url, sql)) for name, sql in RECOVERY_STATE.items()}
+        asyncio.run(execute(url, KILL_FUNCTION))
+        routes = [
+            (client, assert_unavailable, RECOVERY_ROUTES),
+            (browser, assert_unavailable_page, PAGE_ROUTES),
+        ]
+        for http, check, named in routes:
+            for name, (table, request) in named.items():
+                for step, trigger in KILL_AT.items():
+                    asyncio.run(execute(url, trigger.format(table=table)))
+                    try:
+                        response = request(http, values)
+                    finally:
+                        asyncio.run(execute(url, f"DROP TRIGGER qv_kill ON {table}"))
+                    assert response.status_code == 503, (name, step, response.text)
+                    check(response)
+                    assert http.get("/api/health/live").status_code == 200, (name, step)
+        after = {name: asyncio.run(_rows(url, sql)) for name, sql in RECOVERY_STATE.items()}
+        assert after["jobs"] == [job for job in before["jobs"] if job in after["jobs"]]
+        before["jobs"] = after["jobs"]  # sent by the worker meanwhile, never added
+        assert after == before
+        # Nothing was spent: every link still works.
+        verified = client.post(
+            "/api/auth/verify-email", json={"token": LINKS["email_verification"]}
+        )
+        assert verified.status_code == 200, verified.text
+        assert browser.get("/account/").status_code == 200  # the form's session is alive

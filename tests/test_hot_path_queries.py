@@ -156,6 +156,7 @@ async def test_storefront_and_list_bodies_keep_the_contract(
         "whatsapp_number",
         "banner_url",
         "store_slug",
+        "share_url",
         "products",
     ]
     assert body["vendor_name"] == "Ada Fabrics Ng"
@@ -174,6 +175,7 @@ async def test_storefront_and_list_bodies_keep_the_contract(
         ],
         "description": "cotton",
         "is_available": True,
+        "sold_out": False,
     }
     assert body["products"][-1]["price"] == 1500.5
     assert body["products"][-1]["image_urls"] == []
@@ -195,6 +197,7 @@ async def test_storefront_and_list_bodies_keep_the_contract(
         "image_urls",
         "images",
         "is_available",
+        "stock",
         "click_count",
         "user_id",
         "created_at",
@@ -242,11 +245,9 @@ async def test_pages_through_the_storefront(client: httpx.AsyncClient, engine: A
     assert seen == everything and len(everything) == 8
 
 
-@postgres_only
-async def test_store_lookups_use_indexes_on_a_large_table(
-    app: FastAPI, client: httpx.AsyncClient, engine: AsyncEngine
-) -> None:
-    await register(client, "ada@example.com")
+async def add_bulk_stores(engine: AsyncEngine) -> str:
+    """300 vendors (`bulk-1`..) sharing 30,000 products, analysed; returns one of `bulk-7`'s
+    available products."""
     async with engine.begin() as conn:
         await conn.execute(
             text(
@@ -265,11 +266,20 @@ async def test_store_lookups_use_indexes_on_a_large_table(
         )
         await conn.execute(text("ANALYZE users"))
         await conn.execute(text("ANALYZE products"))
-        product_id = (
+        product_id: str = (
             await conn.execute(
                 text("SELECT id FROM products WHERE user_id = 'user_' || md5('7') AND is_available")
             )
         ).scalar()
+    return product_id
+
+
+@postgres_only
+async def test_store_lookups_use_indexes_on_a_large_table(
+    app: FastAPI, client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await register(client, "ada@example.com")
+    product_id = await add_bulk_stores(engine)
     headers = await vendor(client, "bola@example.com")
 
     with recorded_statements(app) as statements:

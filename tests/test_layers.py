@@ -4,7 +4,11 @@
 - models use only models and domain; schemas only schemas and domain;
 - services never import the API; nothing below app.api imports app.api;
 - the plumbing (settings, db, http, observability, security, storage, ratelimit, images,
-  fastpath, server, delivery, mail) imports neither routes nor services;
+  fastpath, server, delivery, mail, analytics, web) imports neither routes nor services;
+- the adoption of the earlier backend's database (run by the first migration) uses only itself
+  and domain: later models must not change what an old migration does;
+- the API runs no query itself: it imports nothing of SQLAlchemy but the session types and
+  calls no `execute`/`scalar`; queries live in services;
 - only the app factory and the command-line entry points read the process-wide settings.
 """
 
@@ -28,8 +32,13 @@ PLUMBING = (
     "mail",
     "server",
     "delivery",
+    "analytics",
+    "web",
 )
 SETTINGS_READERS = ("get_settings", "load_settings")
+# What only the services may do with the database.
+QUERY_CALLS = {"execute", "scalar", "scalars", "stream", "stream_scalars", "exec_driver_sql"}
+SESSION_TYPES = "sqlalchemy.ext.asyncio"
 
 
 def module_name(path: Path) -> str:
@@ -57,6 +66,26 @@ def imports_of(tree: ast.Module, name: str) -> set[str]:
             found.add(base)
             found |= {f"{base}.{alias.name}" for alias in node.names}
     return {item for item in found if item == "app" or item.startswith("app.")}
+
+
+def database_access(tree: ast.Module) -> Iterator[str]:
+    """SQLAlchemy imported beyond the session types, and query calls."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            names = []
+        for imported in names:
+            if imported.split(".")[0] == "sqlalchemy" and imported != SESSION_TYPES:
+                yield f"imports {imported}"
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in QUERY_CALLS
+        ):
+            yield f"calls {node.func.attr}()"
 
 
 def layer(module: str) -> str:
@@ -93,6 +122,10 @@ def violations(checked: Iterator[tuple[str, ast.Module]] | None = None) -> list[
                 found.append(f"{name} (plumbing) imports {target}")
             if own not in ("api", "main") and other == "api":
                 found.append(f"{name} (below the API) imports {target}")
+            if own == "adoption" and other not in ("adoption", "domain"):
+                found.append(f"{name} (adoption) imports {target}")
+        if own == "api":
+            found += [f"{name} (the API) {access}" for access in database_access(tree)]
         if not is_entry_point(name, tree):
             for node in ast.walk(tree):
                 called = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
@@ -115,6 +148,12 @@ def test_the_layer_rules_hold() -> None:
         ("http/cors.py", "from app.api.deps import SettingsDep", "(plumbing) imports"),
         ("services/users.py", "from app.api import deps", "(below the API) imports"),
         ("services/users.py", "get_settings().SECRET_KEY", "process-wide settings"),
+        ("web/pages.py", "from app.services import users", "(plumbing) imports"),
+        ("web/pages.py", "from app.api.routes import store", "(plumbing) imports"),
+        ("adoption/legacy.py", "from app.models import User", "(adoption) imports"),
+        ("api/routes/health.py", "from sqlalchemy import text", "(the API) imports sqlalchemy"),
+        ("api/routes/users.py", "import sqlalchemy.orm", "(the API) imports sqlalchemy.orm"),
+        ("api/routes/store.py", "await session.execute(query)", "(the API) calls execute()"),
     ],
 )
 def test_the_check_sees_a_violation(path: str, source: str, expected: str) -> None:

@@ -112,6 +112,8 @@ async def test_upgrade_adopts_every_row_and_keeps_old_logins_and_links(
     await upgrade(url)
 
     assert await fetch(url, "SELECT id, email FROM users ORDER BY id") == users_before
+    # Nobody proved they read an adopted address: every adopted vendor starts unverified.
+    assert await fetch(url, "SELECT DISTINCT email_verified FROM users") == [(False,)]
     products = {
         row["id"]: row
         for row in await fetch(url, "SELECT id, price, is_available, click_count FROM products")
@@ -152,6 +154,7 @@ async def test_upgrade_adopts_every_row_and_keeps_old_logins_and_links(
             assert wrong.status_code == 401
             me = await http.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 200
+            assert (me.json()["email_verified"], me.json()["pending_email"]) == (False, None)
             own_slug = me.json()["store_slug"]
 
             # Every link the earlier backend served still reaches the same vendor.

@@ -3,11 +3,12 @@ answers to a server that refuses, is down or hangs, and the development and unco
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -21,7 +22,7 @@ from app.mail.deliverers import (
 )
 from app.settings import Settings
 from tests.conftest import make_settings
-from tests.mail_server import SmtpServer, running_smtp
+from tests.mail_server import SmtpServer, running_smtp, self_signed_certificate
 from tests.servers import free_port
 
 NOWHERE = "sqlite+aiosqlite:///unused.db"
@@ -146,3 +147,72 @@ async def test_a_malformed_job_fails_for_good(smtp: SmtpServer) -> None:
     deliverer = build_email_deliverer(mail_settings(**smtp.settings()))
     with pytest.raises(DeliveryFailed):
         await deliverer.deliver({"to": "ada@example.com"})
+
+
+def test_smtp_defaults_are_starttls_on_587_with_a_10_second_timeout() -> None:
+    settings = mail_settings(SMTP_HOST="smtp.example.com")
+    assert (settings.SMTP_SECURITY, settings.SMTP_PORT, settings.SMTP_TIMEOUT_SECONDS) == (
+        "starttls",
+        587,
+        10.0,
+    )
+    deliverer = build_email_deliverer(settings)
+    assert isinstance(deliverer, SmtpDeliverer)
+    options = deliverer.options
+    assert (options["port"], options["timeout"]) == (587, 10.0)
+    assert (options["start_tls"], options["use_tls"]) == (True, False)
+    assert isinstance(options["tls_context"], ssl.SSLContext)
+    assert options["tls_context"].verify_mode == ssl.CERT_REQUIRED
+
+
+@pytest.fixture
+def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 that this process's default TLS context trusts
+    (SSL_CERT_FILE is read when a context loads the default certificates)."""
+    files = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(files[0]))
+    return files
+
+
+LOGIN = {"mailer": "s3cret-smtp-password"}
+# aiosmtpd warns when AUTH is allowed outside STARTTLS; on a TLS socket that is what we want.
+AUTH_ON_TLS = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+def logged_in(server: SmtpServer, **overrides: Any) -> Settings:
+    [(username, password)] = server.mailbox.logins.items()
+    values = {**server.settings(), "SMTP_USERNAME": username, "SMTP_PASSWORD": password}
+    return mail_settings(**{**values, **overrides})
+
+
+@AUTH_ON_TLS
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_an_email_goes_over_tls_after_logging_in(
+    security: Literal["tls", "starttls"], certificate: tuple[Path, Path]
+) -> None:
+    with running_smtp(security, certificate, LOGIN) as server:
+        await build_email_deliverer(logged_in(server)).deliver(composed())
+        [received] = await server.mailbox.wait_for("ada@example.com")
+    assert (received.encrypted, received.login) == (True, "mailer")
+    assert LINK in received.text
+
+
+@AUTH_ON_TLS
+async def test_a_wrong_smtp_password_sends_nothing_and_is_tried_again(
+    certificate: tuple[Path, Path],
+) -> None:
+    with running_smtp("tls", certificate, LOGIN) as server:
+        settings = logged_in(server, SMTP_PASSWORD="not-the-password")
+        with pytest.raises(RetryLater) as later:
+            await build_email_deliverer(settings).deliver(composed())
+        assert server.mailbox.messages() == []
+    assert "not-the-password" not in later.value.reason and "mailer" not in later.value.reason
+
+
+@AUTH_ON_TLS
+async def test_tls_refuses_a_certificate_nobody_vouches_for(tmp_path: Path) -> None:
+    """Without SSL_CERT_FILE naming it, the self-signed certificate is not trusted: no email."""
+    with running_smtp("tls", self_signed_certificate(tmp_path), LOGIN) as server:
+        with pytest.raises(RetryLater):
+            await build_email_deliverer(logged_in(server)).deliver(composed())
+        assert server.mailbox.messages() == []

@@ -2,10 +2,11 @@
 used as a vendor would; tokens die when used, replaced, expired or when the password changes;
 the reset request tells nothing about which addresses have accounts."""
 
+import asyncio
 import hashlib
 import statistics
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,17 +17,29 @@ from fastapi import FastAPI
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.mail.deliverers import NOT_CONFIGURED
 from app.main import create_app
 from app.models import AccountToken, DeliveryJob
 from app.models.base import utcnow
 from app.services.maintenance import purge_stale_rows
-from tests.conftest import PASSWORD, bearer, client_for, login, make_settings, register
+from tests.conftest import (
+    PASSWORD,
+    bearer,
+    client_for,
+    login,
+    make_settings,
+    postgres_only,
+    register,
+)
 from tests.mail_server import SmtpServer, running_smtp
 from tests.recovery_helpers import deliver_queued
 
 NEW_PASSWORD = "brand-new-password-7"
 RESET_ACCEPTED = {"detail": "If that email has an account, a reset link is on its way."}
+# The earlier backend's registration answer, plus share_url (the store pages' link): a key the
+# old frontend ignores.
 PROFILE_KEYS = {
+    "share_url",
     "id",
     "email",
     "whatsapp_number",
@@ -502,3 +515,154 @@ async def test_maintenance_purges_expired_links(rec: Recovery, engine: AsyncEngi
     async with engine.connect() as conn:
         purposes = (await conn.execute(text("SELECT purpose FROM account_tokens"))).scalars()
         assert sorted(purposes) == ["email_verification", "email_verification"]
+
+
+async def confirm_change(rec: Recovery, token: str) -> httpx.Response:
+    return await rec.client.post("/api/auth/confirm-email", json={"token": token})
+
+
+async def ask_email_change(rec: Recovery, session: str, new_email: str, count: int = 1) -> str:
+    """The token of the confirmation link that an email change request sends to `new_email`."""
+    asked = await rec.client.put(
+        "/api/users/me/email",
+        json={"new_email": new_email, "password": PASSWORD},
+        headers=bearer(session),
+    )
+    assert asked.status_code == 202, asked.text
+    return token_of(await rec.link(new_email, "confirm-email", count))
+
+
+async def test_confirming_an_email_change_by_the_json_call(rec: Recovery) -> None:
+    await register(rec.client, "ada@example.com")
+    session = await login(rec.client, "ada@example.com")
+    verification = token_of(await rec.link("ada@example.com", "verify-email"))
+    token = await ask_email_change(rec, session, "ada.new@example.com")
+    for wrong in ("A" * 43, verification):  # garbage; a token of another purpose
+        refused = await confirm_change(rec, wrong)
+        assert refused.status_code == 400 and "not valid" in refused.json()["detail"]
+    assert (await confirm_change(rec, "x" * 257)).status_code == 422
+    assert (await rec.me(session))["email"] == "ada@example.com"
+
+    done = await confirm_change(rec, token)
+    assert (done.status_code, done.json()) == (
+        200,
+        {"detail": "Your email address has been changed."},
+    )
+    me = await rec.me(session)
+    assert (me["email"], me["email_verified"], me["pending_email"]) == (
+        "ada.new@example.com",
+        True,
+        None,
+    )
+    reused = await confirm_change(rec, token)
+    assert reused.status_code == 400 and "already used" in reused.json()["detail"]
+    assert (await rec.me(session))["email"] == "ada.new@example.com"
+
+
+async def test_an_expired_email_change_link_changes_nothing(
+    rec: Recovery, engine: AsyncEngine
+) -> None:
+    await register(rec.client, "ada@example.com")
+    session = await login(rec.client, "ada@example.com")
+    token = await ask_email_change(rec, session, "ada.new@example.com")
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(AccountToken)
+            .where(AccountToken.purpose == "email_change")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    refused = await confirm_change(rec, token)
+    assert refused.status_code == 400 and "expired" in refused.json()["detail"]
+    me = await rec.me(session)
+    assert (me["email"], me["email_verified"]) == ("ada@example.com", False)
+    assert await rec.try_login("ada.new@example.com", PASSWORD) == 401
+
+
+async def test_an_address_taken_before_the_link_is_opened_is_a_409(rec: Recovery) -> None:
+    await register(rec.client, "ada@example.com")
+    session = await login(rec.client, "ada@example.com")
+    token = await ask_email_change(rec, session, "wanted@example.com")
+    await register(rec.client, "wanted@example.com")  # someone signs up with it meanwhile
+    taken = await confirm_change(rec, token)
+    assert (taken.status_code, taken.json()["detail"]) == (409, "Email already registered")
+    me = await rec.me(session)
+    assert (me["email"], me["email_verified"]) == ("ada@example.com", False)
+    assert await rec.try_login("ada@example.com", PASSWORD) == 200
+    assert await rec.try_login("wanted@example.com", PASSWORD) == 200
+
+
+async def both(first: Awaitable[httpx.Response], second: Awaitable[httpx.Response]) -> list[int]:
+    """Two requests sent at the same moment; their statuses, sorted."""
+    return sorted(response.status_code for response in await asyncio.gather(first, second))
+
+
+@postgres_only
+async def test_of_two_simultaneous_uses_of_a_link_exactly_one_wins(rec: Recovery) -> None:
+    await register(rec.client, "ada@example.com")
+    verify = {"token": token_of(await rec.link("ada@example.com", "verify-email"))}
+    uses = [rec.client.post("/api/auth/verify-email", json=verify) for _ in range(2)]
+    assert await both(*uses) == [200, 400]
+
+    await rec.reset("ada@example.com")
+    reset = token_of(await rec.link("ada@example.com", "reset-password"))
+    assert await both(rec.confirm(reset), rec.confirm(reset, "the-other-password-9")) == [200, 400]
+    won = [
+        await rec.try_login("ada@example.com", p) for p in (NEW_PASSWORD, "the-other-password-9")
+    ]
+    assert sorted(won) == [200, 401]
+
+    password = NEW_PASSWORD if won[0] == 200 else "the-other-password-9"
+    session = await login(rec.client, "ada@example.com", password)
+    asked = await rec.client.put(
+        "/api/users/me/email",
+        json={"new_email": "ada.new@example.com", "password": password},
+        headers=bearer(session),
+    )
+    assert asked.status_code == 202
+    change = token_of(await rec.link("ada.new@example.com", "confirm-email"))
+    assert await both(confirm_change(rec, change), confirm_change(rec, change)) == [200, 400]
+    assert (await rec.me(session))["email"] == "ada.new@example.com"
+
+
+@postgres_only
+async def test_of_two_vendors_confirming_one_new_address_at_once_one_gets_it(
+    rec: Recovery,
+) -> None:
+    tokens = []
+    for email in ("ada@example.com", "bob@example.com"):
+        await register(rec.client, email)
+        tokens.append(
+            await ask_email_change(
+                rec, await login(rec.client, email), "shared@example.com", 1 + len(tokens)
+            )
+        )
+    assert await both(*(confirm_change(rec, token) for token in tokens)) == [200, 409]
+    assert await rec.try_login("shared@example.com", PASSWORD) == 200
+    left = [
+        await rec.try_login(email, PASSWORD) for email in ("ada@example.com", "bob@example.com")
+    ]
+    assert sorted(left) == [200, 401]
+
+
+async def test_production_without_smtp_still_answers_a_reset_request(
+    recovery_app: Any, engine: AsyncEngine
+) -> None:
+    """No SMTP_HOST in production: requests answer as usual; each email job fails for good
+    with the reason (and no token left in it), and nothing is sent."""
+    rec = recovery_app(
+        ENVIRONMENT="production",
+        SMTP_HOST="",
+        SECRET_KEY="Zq8v-3kLm_Pw9xRt2Yb7NcJh4GfDs6Ae1UoI5-production-like",
+        CORS_ORIGINS=["https://app.quickvendor.test"],
+        ALLOW_SQLITE_IN_PRODUCTION=True,  # the SQLite pass of the suite
+    )
+    await register(rec.client, "ada@example.com")
+    response = await rec.reset("ada@example.com")
+    assert (response.status_code, response.json()) == (202, RESET_ACCEPTED)
+    await deliver_queued(rec.app)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(text("SELECT kind, status, payload, last_error FROM delivery_jobs"))
+        ).all()
+    assert [tuple(row) for row in rows] == [("email", "failed", None, NOT_CONFIGURED)] * 2
+    assert rec.smtp.mailbox.messages() == []

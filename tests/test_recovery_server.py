@@ -232,7 +232,7 @@ async def test_the_whole_journey_in_a_browser_without_javascript(
     assert visit.page.url == f"{api}/account/"
     home = await visit.text()
     assert email in home and "confirmed" in home
-    assert "/store/ada-browser" in await visit.page.content()
+    assert "/s/ada-browser" in await visit.page.content()
     await visit.shot("home")
 
     # Both links are spent.

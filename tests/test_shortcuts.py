@@ -87,6 +87,8 @@ def test_every_hot_route_has_its_shortcut(settings: Settings) -> None:
         "/api/store/{identifier}",
         "/api/store/{identifier}/products/{product_id}",
         "/api/products",
+        "/s/{identifier}",
+        "/s/{identifier}/p/{product_id}",
     }
 
 

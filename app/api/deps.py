@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics.recorder import Analytics
 from app.db.session import session_scope
 from app.fastpath.reads import Reader
 from app.mail.compose import EmailComposer
@@ -59,6 +60,12 @@ def events_for(request: Request) -> BusinessEvents:
     """The app's business-event recorder (called directly on the hot routes)."""
     events: BusinessEvents = request.app.state.events
     return events
+
+
+def analytics_for(request: Request) -> Analytics:
+    """The app's storefront counter (called directly: counting is a few dictionary updates)."""
+    analytics: Analytics = request.app.state.analytics
+    return analytics
 
 
 async def get_events(request: Request) -> BusinessEvents:

@@ -1,5 +1,5 @@
-"""Who may try how often: login, registration, password checks, click counting, feedback and
-the account emails.
+"""Who may try how often: login, registration, password checks, click counting, feedback,
+the account emails and orders.
 
 Login counts every attempt per address, and attempts per (normalised email, address) until one
 succeeds. The second is keyed on the submitted email whether or not an account exists, so a 429
@@ -34,6 +34,7 @@ TOO_MANY_VERIFICATIONS = "Too many verification emails asked for, please retry l
 TOO_MANY_PASSWORD_CHECKS = "Too many password attempts, please retry later"
 PASSWORD_CHECK_RUNNING = "This account's password is being checked already, please retry"
 TOO_MANY_REPORTS = "Too many feedback reports from this network, please retry later"
+TOO_MANY_ORDERS = "Too many orders from this network, please retry later"
 
 
 def client_ip(request: Request) -> str:
@@ -174,3 +175,16 @@ async def limit_feedback(request: Request, limiter: LimiterDep, settings: Settin
         "feedback-ip", client_ip(request), window=settings.FEEDBACK_RATE_LIMIT_WINDOW_SECONDS
     )
     _refuse_if_over(hit, settings.FEEDBACK_RATE_LIMIT, TOO_MANY_REPORTS)
+
+
+async def guard_order(
+    request: Request, limiter: RateLimiter, settings: Settings, *, vendor_id: str
+) -> None:
+    """Count an order from this client, across stores and in this store. No budget is shared by
+    all of a store's shoppers, so no client can use one up and block the store's orders."""
+    client = client_ip(request)
+    window = settings.ORDER_RATE_LIMIT_WINDOW_SECONDS
+    per_client = await limiter.hit("order-client", client, window=window)
+    _refuse_if_over(per_client, settings.ORDER_RATE_LIMIT_PER_CLIENT, TOO_MANY_ORDERS)
+    per_store = await limiter.hit("order-store-client", vendor_id, client, window=window)
+    _refuse_if_over(per_store, settings.ORDER_RATE_LIMIT_PER_STORE_CLIENT, TOO_MANY_ORDERS)

@@ -9,15 +9,21 @@ from fastapi import FastAPI
 from app.api.account_area import install_login_redirect
 from app.api.routes import (
     account,
+    account_insights,
+    account_orders,
     account_recovery,
+    analytics,
     auth,
     feedback,
     health,
+    orders,
     photos,
     products,
     recovery,
     sentry_test,
     store,
+    store_orders,
+    store_pages,
     users,
 )
 from app.api.routes.media import mount_media
@@ -27,9 +33,28 @@ from app.fastpath.shortcuts import install_shortcuts
 def include_routes(app: FastAPI) -> None:
     # Matched in this order: the shoppers' storefront and the vendors' list first, as no other
     # route shares their paths, so the hottest requests try the fewest routes.
-    for module in (store, products, photos, auth, users, recovery, feedback, sentry_test, health):
+    for module in (
+        store,
+        products,
+        photos,
+        orders,
+        auth,
+        users,
+        recovery,
+        feedback,
+        analytics,
+        sentry_test,
+        health,
+    ):
         app.include_router(module.router)
-    for module in (account, account_recovery):
+    for module in (
+        store_pages,
+        store_orders,
+        account,
+        account_recovery,
+        account_orders,
+        account_insights,
+    ):
         app.include_router(module.router)
     install_login_redirect(app)
     install_shortcuts(app)

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.http.errors import error_response
+from app.http.errors import answer
 
 TOO_LARGE = "Request body too large"
 # The one kind of body that may carry photos.
@@ -75,8 +76,9 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope["path"], headers.get("content-type", ""))
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            response = error_response(
-                413, BodyTooLargeError(limit).detail, headers={"Connection": "close"}
+            # An HTML page on the HTML paths (a store page's order form), JSON elsewhere.
+            response = answer(
+                Request(scope), 413, BodyTooLargeError(limit).detail, {"Connection": "close"}
             )
             await response(scope, receive, send)
             return

@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.domain.products import IMAGE_SLOTS
+from app.domain.products import IMAGE_SLOTS, MAX_STOCK
 from app.models.base import Base, TimestampMixin, new_id
 from app.models.types import Money
 
@@ -15,6 +15,7 @@ class Product(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("click_count >= 0", name="click_count_non_negative"),
+        CheckConstraint(f"stock >= 0 AND stock <= {MAX_STOCK}", name="stock_range"),
         # Indexes user_id for the foreign key, and serves the owner's list and the storefront
         # (newest first) from the same index.
         Index("ix_products_user_id_created_at", "user_id", "created_at"),
@@ -32,6 +33,8 @@ class Product(TimestampMixin, Base):
     is_available: Mapped[bool] = mapped_column(default=True, server_default=true())
     click_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Units in stock; null when the vendor does not track it. Orders take from it when confirmed.
+    stock: Mapped[int | None] = mapped_column()
 
     def image_slots(self) -> list[str | None]:
         return [getattr(self, f"image_url_{slot}") for slot in range(1, IMAGE_SLOTS + 1)]

@@ -64,6 +64,11 @@ SENSITIVE_KEYS = (
     "payload",
     "smtp_password",
     "whatsapp_number",
+    # An order's customer (app/models/order.py).
+    "customer_name",
+    "customer_phone",
+    "note",
+    "delivery_area",
     "x-sentry-test-token",
     "x_sentry_test_token",
 )

@@ -1,15 +1,28 @@
 """Product shapes: what a vendor sends and what the API answers."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.domain.products import IMAGE_SLOTS
+from app.domain.products import IMAGE_SLOTS, MAX_STOCK
 from app.schemas.common import MoneyIn, MoneyOut, strip_text
 
 ProductName = Annotated[str, BeforeValidator(strip_text), Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=2000)]
+
+
+def _stock_input(value: Any) -> Any:
+    """A form's empty `stock=""` stops tracking, as null does in JSON; true is not a count."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number from 0 to 100000, or null")
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Stock = Annotated[
+    Annotated[int, Field(ge=0, le=MAX_STOCK, examples=[12])] | None,
+    BeforeValidator(_stock_input),
+]
 
 
 class ProductCreate(BaseModel):
@@ -20,6 +33,7 @@ class ProductCreate(BaseModel):
     description: Description | None = None
     price: MoneyIn
     is_available: bool = True
+    stock: Stock = None
 
 
 class ProductUpdate(BaseModel):
@@ -29,6 +43,8 @@ class ProductUpdate(BaseModel):
     description: Description | None = None
     price: MoneyIn | None = None
     is_available: bool | None = None
+    # Absent: unchanged; null (or "" in a form): no longer tracked.
+    stock: Stock = None
 
 
 PhotoSlotNumber = Annotated[int, Field(ge=1, le=IMAGE_SLOTS)]
@@ -55,6 +71,7 @@ class ProductOut(BaseModel):
     image_urls: list[str]
     images: list[ProductImage]
     is_available: bool
+    stock: int | None = Field(description="Units in stock; null when not tracked")
     click_count: int
     user_id: str
     created_at: datetime
@@ -71,6 +88,7 @@ class StoreProduct(BaseModel):
     images: list[ProductImage]
     description: str | None
     is_available: bool
+    sold_out: bool = Field(description="Tracked stock has run out (the count is never shown)")
 
 
 class Storefront(BaseModel):
@@ -79,4 +97,6 @@ class Storefront(BaseModel):
     whatsapp_number: str
     banner_url: str | None
     store_slug: str
+    # The store's own page, the link to share: <SHARE_BASE_URL>/s/<slug>.
+    share_url: str
     products: list[StoreProduct]

@@ -67,6 +67,8 @@ class UserProfile(BaseModel):
     email: str
     whatsapp_number: str
     store_url: str
+    # The store's own page, the link to share: <SHARE_BASE_URL>/s/<slug>.
+    share_url: str
     store_name: str | None
     store_slug: str
     banner_url: str | None

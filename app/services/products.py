@@ -105,6 +105,7 @@ async def create_product(
         description=data.description or None,
         price=data.price,
         is_available=data.is_available,
+        stock=data.stock,
         click_count=0,
         created_at=utcnow(),
     )
@@ -116,7 +117,8 @@ async def create_product(
 
 
 def apply_update(product: Product, data: ProductUpdate) -> None:
-    """Copy the fields the client sent; an empty or null description clears it."""
+    """Copy the fields the client sent; an empty or null description clears it, an empty or
+    null stock stops tracking it."""
     sent = data.model_fields_set
     if data.name is not None:
         product.name = data.name
@@ -126,6 +128,8 @@ def apply_update(product: Product, data: ProductUpdate) -> None:
         product.price = data.price
     if data.is_available is not None:
         product.is_available = data.is_available
+    if "stock" in sent:
+        product.stock = data.stock
     product.updated_at = utcnow()
 
 
@@ -180,15 +184,17 @@ async def delete_product(session: AsyncSession, storage: Storage, *, product: Pr
     await photos.release(session, storage, urls=urls)
 
 
-async def track_click(session: AsyncSession, *, product_id: str) -> bool:
-    """Count a shopper's click on an available product; False when there is no such product."""
-    result = await session.execute(
+async def track_click(session: AsyncSession, *, product_id: str) -> str | None:
+    """Count a shopper's click on an available product: its vendor's id, None when there is no
+    such product."""
+    vendor_id = await session.scalar(
         update(Product)
         .where(Product.id == product_id, Product.is_available.is_(True))
         .values(click_count=Product.click_count + 1)
+        .returning(Product.user_id)
     )
     await session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return vendor_id
 
 
 async def is_clickable(session: AsyncSession, *, product_id: str) -> bool:

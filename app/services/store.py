@@ -4,12 +4,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.slugs import SLUG_MAX_LENGTH, normalise_slug
 from app.fastpath.mapping import position
 from app.fastpath.reads import ReadConnection, ReadQuery
 from app.models import Product, StoreAlias, User
-from app.services.bodies import STORE_PRODUCT, STOREFRONT
+from app.services.bodies import STORE_PRODUCT, STOREFRONT, share_url
 
 # The storefront reads plain rows through prebuilt statements, not ORM objects: for a 50-product
 # store, building statements and loading and validating Product instances was most of the
@@ -23,7 +24,13 @@ class StorePage:
     vendor_id: str
 
 
-def _vendor_matches() -> tuple[ColumnElement[bool], ColumnElement[int]]:
+@dataclass(frozen=True, slots=True)
+class StoreItem:
+    body: dict[str, Any]
+    vendor_id: str
+
+
+def vendor_matches() -> tuple[ColumnElement[bool], ColumnElement[int]]:
     """Where-clause and preference for the vendor behind a store link.
 
     An old link kept from the earlier backend (an alias, matched exactly) wins over the slug the
@@ -42,7 +49,7 @@ def link_params(identifier: str) -> dict[str, str]:
     return {"alias": identifier.lower(), "slug": normalise_slug(identifier)}
 
 
-_MATCHES, _PREFERENCE = _vendor_matches()
+_MATCHES, _PREFERENCE = vendor_matches()
 _AVAILABLE = Product.is_available.is_(True)
 _AVAILABLE_COUNT = (
     select(func.count())
@@ -74,7 +81,7 @@ STORE_PAGE = ReadQuery(
 )
 _VENDOR_ID = select(User.id).where(_MATCHES).order_by(_PREFERENCE).limit(1).scalar_subquery()
 STORE_PRODUCT_QUERY = ReadQuery(
-    select(*STORE_PRODUCT.select()).where(
+    select(*STORE_PRODUCT.select(), Product.user_id.label("vendor_id")).where(
         Product.user_id == _VENDOR_ID, Product.id == bindparam("product_id"), _AVAILABLE
     )
 )
@@ -86,12 +93,15 @@ _PAGE_TOTAL = position(STORE_PAGE.statement, "total")
 _PAGE_PRODUCT_ID = position(STORE_PAGE.statement, "p_id")
 _FOUND_VENDOR = STOREFRONT.bind(FIND_STORE.statement, "v_")
 _FOUND_VENDOR_ID = position(FIND_STORE.statement, "vendor_id")
+_PAGE_SLUG = position(STORE_PAGE.statement, "v_store_slug")
+_FOUND_SLUG = position(FIND_STORE.statement, "v_store_slug")
 _FOUND_TOTAL = position(FIND_STORE.statement, "total")
 _ONE_PRODUCT = STORE_PRODUCT.bind(STORE_PRODUCT_QUERY.statement)
+_ONE_PRODUCT_VENDOR = position(STORE_PRODUCT_QUERY.statement, "vendor_id")
 
 
 async def store_page(
-    db: ReadConnection, *, identifier: str, limit: int, offset: int
+    db: ReadConnection, *, identifier: str, limit: int, offset: int, share_base: str
 ) -> StorePage | None:
     """The store and one page of its available products: one statement, two for a page past
     the end."""
@@ -103,7 +113,9 @@ async def store_page(
         products = [_PAGE_PRODUCT.body(row) for row in rows if row[_PAGE_PRODUCT_ID] is not None]
         first = rows[0]
         return StorePage(
-            body=_PAGE_VENDOR.body(first, {"products": products}),
+            body=_PAGE_VENDOR.body(
+                first, {"share_url": share_url(share_base, first[_PAGE_SLUG]), "products": products}
+            ),
             total=int(first[_PAGE_TOTAL]),
             vendor_id=first[_PAGE_VENDOR_ID],
         )
@@ -114,7 +126,9 @@ async def store_page(
     if vendor is None:
         return None
     return StorePage(
-        body=_FOUND_VENDOR.body(vendor, {"products": []}),
+        body=_FOUND_VENDOR.body(
+            vendor, {"share_url": share_url(share_base, vendor[_FOUND_SLUG]), "products": []}
+        ),
         total=int(vendor[_FOUND_TOTAL]),
         vendor_id=vendor[_FOUND_VENDOR_ID],
     )
@@ -122,10 +136,20 @@ async def store_page(
 
 async def store_product(
     db: ReadConnection, *, identifier: str, product_id: str
-) -> dict[str, Any] | None:
+) -> StoreItem | None:
     """One available product of the store behind `identifier`, in one statement."""
     if not identifier.strip():
         return None
     params = {**link_params(identifier), "product_id": product_id}
     row = await db.fetchrow(STORE_PRODUCT_QUERY, params)
-    return None if row is None else _ONE_PRODUCT.body(row)
+    if row is None:
+        return None
+    return StoreItem(body=_ONE_PRODUCT.body(row), vendor_id=row[_ONE_PRODUCT_VENDOR])
+
+
+async def find_vendor(session: AsyncSession, *, identifier: str) -> User | None:
+    """The vendor behind a store link, by the storefront's rules, for the ORM routes (orders)."""
+    if not identifier.strip():
+        return None
+    statement = select(User).where(_MATCHES).order_by(_PREFERENCE).limit(1)
+    return await session.scalar(statement, link_params(identifier))

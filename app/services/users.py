@@ -12,6 +12,7 @@ from app.models.base import new_id, utcnow
 from app.schemas.user import AccountProfile, RegisterRequest, UserProfile
 from app.security.passwords import PasswordHasher
 from app.services import account_tokens, photos, recovery
+from app.services.bodies import share_url
 from app.services.errors import EmailTakenError, SlugTakenError, WrongPasswordError
 from app.settings import Settings
 from app.storage import Storage
@@ -26,6 +27,7 @@ def profile_of(user: User, settings: Settings) -> UserProfile:
         email=user.email,
         whatsapp_number=user.whatsapp_number,
         store_url=f"{settings.FRONTEND_URL}/store/{user.store_slug}",
+        share_url=share_url(settings.share_base_url, user.store_slug),
         store_name=user.store_name,
         store_slug=user.store_slug,
         banner_url=user.banner_url,

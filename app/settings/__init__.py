@@ -10,6 +10,7 @@ from typing import Self
 from pydantic import ValidationError, model_validator
 
 from app.settings.accounts import AccountSettings
+from app.settings.analytics import AnalyticsSettings
 from app.settings.auth import MIN_SECRET_BYTES, MIN_SECRET_DISTINCT_CHARACTERS, AuthSettings
 from app.settings.common import PROJECT_ROOT
 from app.settings.database import DEFAULT_SQLITE_URL, DatabaseSettings, normalise_database_url
@@ -19,6 +20,7 @@ from app.settings.images import ImageSettings
 from app.settings.limits import LimitSettings
 from app.settings.mail import MailSettings
 from app.settings.observability import ObservabilitySettings
+from app.settings.orders import OrderSettings
 from app.settings.server import ServerSettings
 from app.settings.storage import StorageSettings
 from app.settings.store import StoreSettings
@@ -47,8 +49,15 @@ class Settings(
     AccountSettings,
     DeliverySettings,
     FeedbackSettings,
+    AnalyticsSettings,
+    OrderSettings,
 ):
     """Every setting; each concern's fields and rules live in its own mixin."""
+
+    @property
+    def share_base_url(self) -> str:
+        """Where the store pages are shared from: SHARE_BASE_URL, else the API's own origin."""
+        return self.SHARE_BASE_URL or self.public_base_url
 
     @model_validator(mode="after")
     def _refuse_unsafe_deployments(self) -> Self:

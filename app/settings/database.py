@@ -44,7 +44,7 @@ class DatabaseSettings(EnvironmentSettings):
     DB_WAIT_INTERVAL: float = Field(default=2.0, gt=0)
     # Housekeeping: expired or revoked sessions and stale counters are deleted this long after.
     SESSION_RETENTION_DAYS: int = Field(default=7, ge=0)
-    MAINTENANCE_INTERVAL_SECONDS: int = Field(default=900, ge=10)
+    MAINTENANCE_INTERVAL_SECONDS: int = Field(default=900, ge=1)
 
     @field_validator("DATABASE_URL", mode="before")
     @classmethod

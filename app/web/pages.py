@@ -15,11 +15,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse
 
 from app.observability.context import current_request_id
+from app.web.assets import CART_SCRIPT
+from app.web.rendered import RenderedPages
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Paths whose errors are answered as HTML pages rather than JSON.
 HTML_PREFIXES = ("/s/", "/account")
 HTML = "text/html; charset=utf-8"
+# Rendered store pages kept per worker (a 24-product page is 20-60 KB; the rows they are kept
+# under take about as much again).
+RENDERED_BUDGET_BYTES = 8 * 1024 * 1024
 
 
 def csp_hash(text: str) -> str:
@@ -38,23 +43,36 @@ class Pages:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Templates are read once: no file check per render on the store pages' hot path.
+            auto_reload=False,
         )
         # The stylesheet is inlined in every page (no request for it on a slow network) and
         # allowed by its hash, so the policy needs no 'unsafe-inline' and no per-response nonce.
         self.stylesheet = (TEMPLATES / "style.css").read_text()
-        self.env.globals.update(site_name=site_name, stylesheet=self.stylesheet)
+        self.env.globals.update(
+            site_name=site_name, stylesheet=self.stylesheet, cart_script=CART_SCRIPT.url
+        )
         self.style_source = csp_hash(self.stylesheet)
+        self.rendered = RenderedPages(budget_bytes=RENDERED_BUDGET_BYTES)
 
-    def csp(self, *, img_src: str = "'self'", script_src: str = "'none'") -> str:
-        """No script, font or frame from anywhere; the inline stylesheet by its hash; forms post
-        to this origin only."""
+    def csp(
+        self,
+        *,
+        img_src: str = "'self'",
+        script_src: str = "'none'",
+        connect_src: str = "'none'",
+        form_action: str = "'self'",
+    ) -> str:
+        """No script, font or frame from anywhere unless named; the inline stylesheet by its
+        hash; forms post to this origin only (and go on where `form_action` adds)."""
         return "; ".join(
             (
                 "default-src 'none'",
                 f"style-src {self.style_source}",
                 f"img-src {img_src}",
                 f"script-src {script_src}",
-                "form-action 'self'",
+                f"connect-src {connect_src}",
+                f"form-action {form_action}",
                 "base-uri 'none'",
                 "frame-ancestors 'none'",
             )
@@ -77,7 +95,8 @@ class Pages:
         return HTMLResponse(body, status_code=status_code, headers=all_headers)
 
     def handles(self, path: str) -> bool:
-        return path.startswith(HTML_PREFIXES)
+        # `/s/` arrives as `/s` once the trailing slash is gone: still a shopper's page.
+        return path == "/s" or path.startswith(HTML_PREFIXES)
 
     def error(
         self, status_code: int, detail: str, headers: Mapping[str, str] | None = None

@@ -27,7 +27,7 @@ from starlette.routing import Route
 STOREFRONT = """
 SELECT u.id AS vendor_id, u.store_name, u.email, u.whatsapp_number, u.banner_url, u.store_slug,
        p.id, p.name, p.price, p.image_url_1, p.image_url_2, p.image_url_3, p.image_url_4,
-       p.image_url_5, p.description, p.is_available
+       p.image_url_5, p.description, p.is_available, p.stock
 FROM users u
 LEFT JOIN products p ON p.user_id = u.id AND p.is_available
 WHERE u.store_slug = $1
@@ -36,8 +36,8 @@ LIMIT 200
 """
 OWN_PRODUCTS = """
 SELECT p.id, p.name, p.description, p.price, p.image_url_1, p.image_url_2, p.image_url_3,
-       p.image_url_4, p.image_url_5, p.is_available, p.click_count, p.user_id, p.created_at,
-       p.updated_at, count(p.id) OVER () AS total
+       p.image_url_4, p.image_url_5, p.is_available, p.stock, p.click_count, p.user_id,
+       p.created_at, p.updated_at, count(p.id) OVER () AS total
 FROM users u
 JOIN sessions s ON s.user_id = u.id AND s.id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
 LEFT JOIN products p ON p.user_id = u.id
@@ -46,6 +46,8 @@ ORDER BY p.created_at DESC, p.id DESC
 LIMIT 200
 """
 NON_SLUG = re.compile(r"[^a-z0-9]+")
+# The storefront's share_url: <SHARE_BASE_URL>/s/<slug>, the same base as the real server's.
+SHARE_BASE_URL = os.environ.get("SHARE_BASE_URL", "https://bench.example")
 JSON = "application/json"
 UNAUTHORIZED = Response(b'{"detail":"Not authenticated"}', 401, media_type=JSON)
 
@@ -87,6 +89,7 @@ async def storefront(request: Request) -> Response:
             **photos(row),
             "description": row["description"],
             "is_available": row["is_available"],
+            "sold_out": row["stock"] == 0,
         }
         for row in rows
         if row["id"] is not None
@@ -98,6 +101,7 @@ async def storefront(request: Request) -> Response:
         "whatsapp_number": first["whatsapp_number"],
         "banner_url": first["banner_url"],
         "store_slug": first["store_slug"],
+        "share_url": f"{SHARE_BASE_URL}/s/{first['store_slug']}",
         "products": products,
     }
     return Response(dumps(body), media_type=JSON)
@@ -131,6 +135,7 @@ async def own_products(request: Request) -> Response:
             "price": money(row["price"]),
             **photos(row),
             "is_available": row["is_available"],
+            "stock": row["stock"],
             "click_count": row["click_count"],
             "user_id": row["user_id"],
             "created_at": row["created_at"],

@@ -1,6 +1,6 @@
 """The memory a uvicorn worker spends on hostile and large photo uploads, read from /proc.
 
-Shared by tests/test_image_memory.py (which asserts generous bounds) and bench/image_memory.py
+Shared by tests/images/test_memory.py (which asserts generous bounds) and bench/image_memory.py
 (which prints the figures). One server process (one worker) on the given database; each
 scenario resets the kernel's peak counter (VmHWM, via /proc/<pid>/clear_refs) first, so every
 peak is that scenario's own, reported above the worker's idle resident memory.

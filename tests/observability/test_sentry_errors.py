@@ -179,7 +179,7 @@ async def test_helpers_scrub_nested_data_and_never_send_an_exception_twice(
     log = logging.getLogger("app.jobs")
     context = {
         "form": {"password": "hunter2-secret", "items": [{"email": "eve@example.org"}]},
-        "note": "call +44 20 7946 0958 with key sk_Live9aZ3QpX7vB2nM4kL8wR1tY6uH0jF5",
+        "remark": "call +44 20 7946 0958 with key sk_Live9aZ3QpX7vB2nM4kL8wR1tY6uH0jF5",
     }
     first, second = RuntimeError("first failure"), ValueError("second failure")
     assert capture_custom_error(first, context) is not None
@@ -200,7 +200,7 @@ async def test_helpers_scrub_nested_data_and_never_send_an_exception_twice(
     details = next(e for e in events if "exception" in e and "details" in e.get("contexts", {}))
     assert details["contexts"]["details"] == {
         "form": {"password": "[Filtered]", "items": [{"email": "[Filtered]"}]},
-        "note": "call [Filtered] with key [Filtered]",
+        "remark": "call [Filtered] with key [Filtered]",
     }
 
 

@@ -84,7 +84,9 @@ async def test_hot_path_statements_leave_query_breadcrumbs(observe: Observe) -> 
     recorder = obs.record()
     with sentry_sdk.isolation_scope():
         async with obs.app.state.reader.connect() as db:
-            await store_service.store_page(db, identifier="ada-fabrics", limit=5, offset=0)
+            await store_service.store_page(
+                db, identifier="ada-fabrics", limit=5, offset=0, share_base="https://x.example"
+            )
         sentry_sdk.capture_message("after a storefront read")
     sentry_sdk.flush(timeout=5)
     [event] = recorder.items("event")

@@ -30,7 +30,7 @@ async def require_feedback_key(request: Request, settings: SettingsDep) -> None:
 @router.post(
     "/report",
     response_model=FeedbackAccepted,
-    responses=errors(401, 413, 422, 429),
+    responses=errors(400, 401, 413, 422, 429),
     # The limit first: it also counts attempts at guessing the key.
     dependencies=[Depends(limit_feedback), Depends(require_feedback_key)],
 )

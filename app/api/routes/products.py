@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, 
 from pydantic_core import to_json
 
 from app.api.authentication import BearerDep, CurrentUser, live_session, unauthorized
+from app.api.clicks import count_click
 from app.api.deps import (
     DEFAULT_LIMIT,
     EventsDep,
@@ -17,7 +18,6 @@ from app.api.deps import (
     StorageDep,
     reader_for,
 )
-from app.api.limits import counted_click
 from app.api.responses import errors, json_or_form_body
 from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
 from app.fastpath.shortcuts import fast_get
@@ -138,7 +138,5 @@ async def track_click(
     # Existence first, so made-up product ids never create rate-limit counters.
     if not await products_service.is_clickable(session, product_id=product_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    async with counted_click(request, limiter, settings, product_id=product_id) as first:
-        if first:
-            await products_service.track_click(session, product_id=product_id)
+    await count_click(request, session, limiter, settings, product_id=product_id)
     return Message(message="Click tracked successfully")

@@ -5,13 +5,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic_core import to_json
 
-from app.api.deps import DEFAULT_LIMIT, Limit, Offset, events_for, reader_for
+from app.api.deps import DEFAULT_LIMIT, Limit, Offset, analytics_for, events_for, reader_for
 from app.api.responses import errors
 from app.fastpath.shortcuts import fast_get
 from app.http.caching import revalidated_json
 from app.observability.events import BusinessEvent
 from app.schemas.product import Storefront, StoreProduct
 from app.services import store as store_service
+from app.settings import Settings
 
 router = APIRouter(prefix="/api/store", tags=["store"])
 
@@ -29,20 +30,32 @@ async def read_store(
     identifier: Identifier, request: Request, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
 ) -> Response:
     """A store and its available products, newest first; total in X-Total-Count."""
+    settings: Settings = request.app.state.settings
     async with reader_for(request).connect() as db:
         result = await store_service.store_page(
-            db, identifier=identifier, limit=limit, offset=offset
+            db,
+            identifier=identifier,
+            limit=limit,
+            offset=offset,
+            share_base=settings.share_base_url,
         )
     if result is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Store not found")
     events_for(request).record(
         BusinessEvent.STOREFRONT_VIEWED, vendor_id=result.vendor_id, products=result.total
     )
-    return revalidated_json(
+    response = revalidated_json(
         request.headers.get("if-none-match"),
         to_json(result.body),
         {"X-Total-Count": str(result.total)},
     )
+    if offset == 0:
+        # A later page is the same visit scrolling on. The frontend's script fetches this, so
+        # only a `ref` on the call names where it came from.
+        analytics_for(request).store_view(
+            request, result.vendor_id, status_code=response.status_code, referer_counts=False
+        )
+    return response
 
 
 @fast_get(
@@ -63,4 +76,12 @@ async def read_store_product(
         )
     if product is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Product not found")
-    return revalidated_json(request.headers.get("if-none-match"), to_json(product))
+    response = revalidated_json(request.headers.get("if-none-match"), to_json(product.body))
+    analytics_for(request).product_view(
+        request,
+        product.vendor_id,
+        product_id,
+        status_code=response.status_code,
+        referer_counts=False,
+    )
+    return response

@@ -1,0 +1,3 @@
+"""Storefront analytics: views, visitors, taps and orders counted in memory on the request path
+and written by a background flusher in batched additive upserts (tally.py, visitors.py,
+writer.py, recorder.py)."""
