@@ -141,6 +141,8 @@ def server(database_url: str, args: argparse.Namespace) -> Iterator[tuple[str, i
         "LOGIN_IP_LIMIT": "1000000",
         "LOGIN_ACCOUNT_LIMIT": "1000000",
         "REGISTER_IP_LIMIT": "1000000",
+        "ORDER_RATE_LIMIT_PER_CLIENT": "1000000",
+        "ORDER_RATE_LIMIT_PER_STORE_CLIENT": "1000000",
         "DB_POOL_SIZE": str(args.pool_size),
         # As in production: without it glibc gives each hashing thread its own arena and keeps
         # the freed Argon2 buffers, which reads as steady memory growth (see README).
