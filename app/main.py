@@ -43,8 +43,8 @@ class QuickVendorAPI(FastAPI):
     """FastAPI whose own layers sit outside Starlette's server-error handler.
 
     So a 500 still carries the request id, the timing headers and the CORS headers. Outside
-    Sentry's wrapper (which patches Starlette.__call__), an error already answered and reported
-    stops, so the connection it was answered on stays usable.
+    them all (the request layer reports an unhandled error to Sentry), an error already answered
+    and reported stops, so the connection it was answered on stays usable.
     """
 
     def build_middleware_stack(self) -> ASGIApp:

@@ -7,16 +7,19 @@ uvloop, against the database bench/speed.py seeded. `--profile NAME` writes a py
 HTML profile of that endpoint to /tmp/qv-profile-NAME.html.
 
     PYTHONPATH=. uv run python bench/cpu.py [--requests 2000] [--profile storefront]
+
+`--sentry` turns Sentry on at production settings, sending to a local sink in a process of its
+own (so its work is not counted); run it with and without to see what Sentry costs a request.
 """
 
 import argparse
+import asyncio
 import json
 import os
 import secrets
-import threading
+import sys
 import time
 from collections.abc import Awaitable, Callable
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import asyncpg
@@ -26,7 +29,7 @@ from starlette.types import ASGIApp, Message
 
 from app.web.pages import RENDERED_BUDGET_BYTES
 from app.web.rendered import RenderedPages
-from bench.speed import EMAIL, PASSWORD, SINK_PORT, Sink
+from bench.speed import EMAIL, PASSWORD, SINK_DSN, SINK_PORT
 
 DEFAULT_DSN = "postgresql+asyncpg://postgres@127.0.0.1:5432/qv_bench"
 
@@ -94,6 +97,7 @@ async def main() -> None:
     parser.add_argument(
         "--sentry", action="store_true", help="with Sentry on, sending to a local sink"
     )
+    parser.add_argument("--only", nargs="*", help="cases to measure (default: all)")
     args = parser.parse_args()
     dsn = make_url(args.dsn).set(drivername="postgresql+asyncpg")
     os.environ.update(
@@ -104,10 +108,15 @@ async def main() -> None:
         LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
         BASELINE_DSN=dsn.set(drivername="postgresql").render_as_string(False),
     )
+    sink = None
     if args.sentry:
-        sink = ThreadingHTTPServer(("127.0.0.1", SINK_PORT), Sink)
-        threading.Thread(target=sink.serve_forever, daemon=True).start()
-        os.environ["SENTRY_DSN"] = f"http://public@127.0.0.1:{SINK_PORT}/1"
+        sink = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            f"import bench.speed as s; s.serve_sink({SINK_PORT})",
+            env={**os.environ, "PYTHONPATH": "."},
+        )
+        os.environ["SENTRY_DSN"] = SINK_DSN
     from app.main import create_app
     from bench.baseline.app import app as bare
 
@@ -133,6 +142,8 @@ async def main() -> None:
         "own product list": lambda: call(app, "GET", "/api/products", auth),
         "health (live)": lambda: call(app, "GET", "/api/health/live", {}),
     }
+    if args.only:
+        cases = {name: cases[name] for name in ("bare storefront", *args.only)}
     if args.cprofile:
         import cProfile
         import pstats
@@ -164,6 +175,9 @@ async def main() -> None:
             print(f"{name:<18} cpu {cpu:8.1f} us/request  bare storefront/this {ratio:5.2f}")
     await pool.close()
     await app.state.engine.dispose()
+    if sink is not None:
+        sink.terminate()
+        await sink.wait()
 
 
 if __name__ == "__main__":

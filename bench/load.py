@@ -2,12 +2,13 @@
 
 Starts the server production runs (`python -m app.serve`) with several workers on a throw-away
 PostgreSQL database (or drives a server you already run, with --base-url), seeds vendors and
-products, then for --duration seconds runs storefront views, logins, product edits and clicks
+products, then for --duration seconds (5 minutes by default) runs storefront views, own product
+lists, logins, product edits and clicks, and, once the server has them, store pages and orders,
 from --concurrency clients. Prints requests per second, latency percentiles per kind, the error
-count and the server's memory (RSS of the master and its workers) at start and end. Exits 1 if
-any request failed.
+count, and each worker's memory (RSS) after the first minute and at the end: the speed issue's
+target is the end within 10% of the first minute. Exits 1 if any request failed.
 
-    uv run python bench/load.py --duration 180 --workers 2 --concurrency 16
+    uv run python bench/load.py --duration 300 --workers 2 --concurrency 16
 """
 
 import argparse
@@ -31,8 +32,19 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password-123"
-# The workload's mix: storefront views dominate, as on a shared link.
-MIX = (("storefront", 60), ("click", 15), ("edit", 15), ("login", 10))
+# The workload's mix (weights): storefront views dominate, as on a shared link. The optional
+# kinds join when the server answers them (`probe`): the store pages and orders issues' endpoints.
+MIX = {
+    "storefront": 50,
+    "store page": 15,
+    "own list": 10,
+    "click": 8,
+    "edit": 8,
+    "order": 4,
+    "login": 5,
+}
+OPTIONAL = ("store page", "order")
+GROWTH_TARGET = 0.10
 
 
 @dataclass
@@ -57,8 +69,7 @@ class Vendor:
     product_ids: list[str]
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in KiB (Linux /proc)."""
+def _children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = defaultdict(list)
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -67,17 +78,25 @@ def rss_kib(pid: int) -> int:
             except OSError:
                 continue
             children[int(fields[1])].append(int(entry.name))
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        stack.extend(children.get(current, []))
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
+    return children
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def worker_rss_kib(pid: int) -> dict[int, int]:
+    """Resident memory in KiB of each process serving requests: the master's children that
+    serve (several workers), else the master itself (one worker runs in it)."""
+    children = _children()
+    workers = [child for child in children.get(pid, []) if _rss(child) > 20 * 1024]
+    return {worker: _rss(worker) for worker in workers or [pid]}
 
 
 async def admin(url: str, statement: str) -> None:
@@ -122,6 +141,8 @@ def server(database_url: str, args: argparse.Namespace) -> Iterator[tuple[str, i
         "LOGIN_IP_LIMIT": "1000000",
         "LOGIN_ACCOUNT_LIMIT": "1000000",
         "REGISTER_IP_LIMIT": "1000000",
+        "ORDER_RATE_LIMIT_PER_CLIENT": "1000000",
+        "ORDER_RATE_LIMIT_PER_STORE_CLIENT": "1000000",
         "DB_POOL_SIZE": str(args.pool_size),
         # As in production: without it glibc gives each hashing thread its own arena and keeps
         # the freed Argon2 buffers, which reads as steady memory growth (see README).
@@ -177,9 +198,29 @@ async def seed(client: httpx.AsyncClient, vendors: int, products: int) -> list[V
     return seeded
 
 
+async def probe(client: httpx.AsyncClient, vendor: Vendor) -> list[str]:
+    """The optional kinds this server serves: a store page that answers 200, an orders endpoint
+    that validates an empty order (422) rather than not existing (404/405)."""
+    served = []
+    if (await client.get(f"/s/{vendor.slug}")).status_code == 200:
+        served.append("store page")
+    empty = await client.post(f"/api/store/{vendor.slug}/orders", json={"items": []})
+    if empty.status_code == 422:
+        served.append("order")
+    return served
+
+
 async def one_request(client: httpx.AsyncClient, vendor: Vendor, kind: str) -> httpx.Response:
     if kind == "storefront":
         return await client.get(f"/api/store/{vendor.slug}")
+    if kind == "store page":
+        return await client.get(f"/s/{vendor.slug}")
+    if kind == "own list":
+        return await client.get("/api/products", headers=vendor.headers)
+    if kind == "order":
+        product = random.choice(vendor.product_ids)
+        items = [{"product_id": product, "quantity": random.randint(1, 3)}]
+        return await client.post(f"/api/store/{vendor.slug}/orders", json={"items": items})
     if kind == "click":
         product = random.choice(vendor.product_ids)
         return await client.post(f"/api/products/{product}/track-click")
@@ -196,9 +237,10 @@ async def one_request(client: httpx.AsyncClient, vendor: Vendor, kind: str) -> h
     return response
 
 
-async def client_loop(base_url: str, vendors: list[Vendor], stop_at: float, stats: Stats) -> None:
-    kinds = [kind for kind, _ in MIX]
-    weights = [weight for _, weight in MIX]
+async def client_loop(
+    base_url: str, vendors: list[Vendor], stop_at: float, stats: Stats, kinds: list[str]
+) -> None:
+    weights = [MIX[kind] for kind in kinds]
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         while time.monotonic() < stop_at:
             kind = random.choices(kinds, weights)[0]
@@ -217,7 +259,23 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
 
 
-def report(stats: Stats, elapsed: float, memory: tuple[int, int]) -> int:
+def memory_report(settled: dict[int, int], end: dict[int, int], after: float) -> None:
+    """Each worker's RSS after the first minute and at the end, against the 10% target."""
+    for pid, first in sorted(settled.items()):
+        last = end.get(pid)
+        if last is None:
+            print(f"worker {pid}: {first / 1024:.1f} MiB after the first minute, gone at the end")
+            continue
+        growth = (last - first) / first
+        verdict = "MET" if abs(growth) <= GROWTH_TARGET else "MISSED"
+        print(
+            f"worker {pid} RSS: {first / 1024:.1f} MiB after {after:.0f}s,"
+            f" {last / 1024:.1f} MiB at the end ({growth:+.1%}; target within"
+            f" {GROWTH_TARGET:.0%}) {verdict}"
+        )
+
+
+def report(stats: Stats, elapsed: float) -> int:
     everything = [value for values in stats.latencies.values() for value in values]
     errors = sum(stats.errors.values())
     print(f"\n{len(everything)} requests in {elapsed:.1f}s: {len(everything) / elapsed:.1f} req/s")
@@ -232,11 +290,6 @@ def report(stats: Stats, elapsed: float, memory: tuple[int, int]) -> int:
             f"{max(values) * 1000:>9.1f}{failed:>8}"
         )
     print(f"mean latency {statistics.fmean(everything) * 1000:.1f} ms; errors: {errors}")
-    start_kib, end_kib = memory
-    print(
-        f"server RSS (master + workers): start {start_kib / 1024:.1f} MiB, "
-        f"end {end_kib / 1024:.1f} MiB ({(end_kib - start_kib) / 1024:+.1f} MiB)"
-    )
     for sample in stats.samples:
         print("  failed:", sample)
     return 1 if errors else 0
@@ -245,25 +298,38 @@ def report(stats: Stats, elapsed: float, memory: tuple[int, int]) -> int:
 async def drive(base_url: str, server_pid: int | None, args: argparse.Namespace) -> int:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         vendors = await seed(client, args.vendors, args.products)
+        served = await probe(client, vendors[0])
+    kinds = [kind for kind in MIX if kind not in OPTIONAL or kind in served]
+    print(f"workload: {', '.join(f'{kind} {MIX[kind]}' for kind in kinds)}")
     warm = Stats()
     await asyncio.gather(
-        *(client_loop(base_url, vendors, time.monotonic() + 5, warm) for _ in range(4))
+        *(client_loop(base_url, vendors, time.monotonic() + 5, warm, kinds) for _ in range(4))
     )
-    start_kib = rss_kib(server_pid) if server_pid else 0
     stats = Stats()
     started = time.monotonic()
     stop_at = started + args.duration
-    await asyncio.gather(
-        *(client_loop(base_url, vendors, stop_at, stats) for _ in range(args.concurrency))
+    load = asyncio.gather(
+        *(client_loop(base_url, vendors, stop_at, stats, kinds) for _ in range(args.concurrency))
     )
+    settled: dict[int, int] = {}
+    if server_pid and args.duration > args.settled_after:
+        await asyncio.sleep(args.settled_after)
+        settled = worker_rss_kib(server_pid)
+    await load
     elapsed = time.monotonic() - started
-    end_kib = rss_kib(server_pid) if server_pid else 0
-    return report(stats, elapsed, (start_kib, end_kib))
+    failed = report(stats, elapsed)
+    if server_pid:
+        end = worker_rss_kib(server_pid)
+        memory_report(settled or end, end, args.settled_after if settled else elapsed)
+    return failed
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=180, help="seconds of load")
+    parser.add_argument("--duration", type=float, default=300, help="seconds of load")
+    parser.add_argument(
+        "--settled-after", type=float, default=60, help="first memory sample, seconds into load"
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
     parser.add_argument("--vendors", type=int, default=10)

@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -38,7 +39,8 @@ from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "wrk" / "report.lua"
-APP_PORT, BASELINE_PORT, SINK_PORT = 18710, 18711, 18712
+APP_PORT, BASELINE_PORT, SINK_PORT, SENTRY_APP_PORT = 18710, 18711, 18712, 18713
+SINK_DSN = f"http://public@127.0.0.1:{SINK_PORT}/1"
 VENDORS, PRODUCTS = 20, 50
 PASSWORD = "bench-password-42"
 EMAIL = "vendor01@bench.example"
@@ -48,6 +50,8 @@ GENEROUS_LIMITS = {
     "LOGIN_IP_LIMIT": "100000000",
     "LOGIN_ACCOUNT_LIMIT": "100000000",
     "REGISTER_IP_LIMIT": "100000000",
+    "ORDER_RATE_LIMIT_PER_CLIENT": "100000000",
+    "ORDER_RATE_LIMIT_PER_STORE_CLIENT": "100000000",
 }
 
 
@@ -61,16 +65,88 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: int
+    refused: int = 0
+    cpu_ms: float | None = None
     ratio: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def line(self) -> str:
-        ratio = f"  {self.ratio:.2f}x bare" if self.ratio is not None else ""
+        cpu = f"  cpu={self.cpu_ms:.3f}ms/req" if self.cpu_ms is not None else ""
+        refused = f"  refused(503)={self.refused}" if self.refused else ""
         return (
-            f"{self.label:<10} c={self.connections:<4} {self.endpoint:<22}"
+            f"{self.label:<12} c={self.connections:<4} {self.endpoint:<26}"
             f" rps={self.rps:>8.1f}  p50={self.p50_ms:>7.2f}ms  p99={self.p99_ms:>7.2f}ms"
-            f"  max={self.max_ms:>8.1f}ms  errors={self.errors}{ratio}"
+            f"  max={self.max_ms:>8.1f}ms  errors={self.errors}{refused}{cpu}"
         )
+
+
+@dataclass
+class Comparison:
+    """`subject` measured against `reference` in alternating runs; `target` is the issue's
+    lowest acceptable requests/s ratio (None: reported only)."""
+
+    subject: str
+    url: str
+    reference: str
+    reference_url: str
+    target: float | None
+    env: dict[str, str] = field(default_factory=dict)
+    reference_env: dict[str, str] | None = None
+
+
+@dataclass
+class Verdict:
+    """The median of alternating pairs: one line of the summary."""
+
+    name: str
+    connections: int
+    rps_ratio: float
+    p99_ratio: float
+    errors: int
+    target: float | None
+    pairs: list[tuple[Result, Result]]
+    p99_limit: float | None = 2.0
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        p99_ok = self.p99_limit is None or self.p99_ratio < self.p99_limit
+        return self.rps_ratio >= self.target and p99_ok and self.errors == 0
+
+    def line(self) -> str:
+        verdict = {True: "MET", False: "MISSED", None: ""}[self.met]
+        target = f" (target >= {self.target:.2f}x" if self.target is not None else ""
+        if target:
+            limit = f", p99 < {self.p99_limit:.1f}x" if self.p99_limit is not None else ""
+            target += f"{limit}, 0 errors)"
+        each = ", ".join(f"{subject.rps / reference.rps:.2f}" for reference, subject in self.pairs)
+        return (
+            f"{self.name:<52} c={self.connections:<4} req/s ratio {self.rps_ratio:5.2f}x"
+            f"  p99 ratio {self.p99_ratio:5.2f}x  errors {self.errors}  pairs [{each}]"
+            f"{target} {verdict}"
+        )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def process_group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in the group (the server and its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        # After the command: state, ppid, pgrp (index 2), ... utime (11), stime (12).
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def admin_dsn(dsn: str, database: str) -> str:
@@ -144,6 +220,11 @@ class Sink(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def serve_sink(port: int) -> None:
+    """The sink as a process of its own (bench/cpu.py: its work is not the app's)."""
+    ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
 
 
 def plain_uvicorn(target: str, port: int) -> list[str]:
@@ -252,13 +333,15 @@ def to_result(label: str, endpoint: str, connections: int, stats: dict[str, Any]
         p99_ms=stats["p99_us"] / 1000,
         max_ms=stats["max_us"] / 1000,
         errors=errors,
+        refused=stats.get("refused", 0),
     )
 
 
-def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
+def get_bytes(url: str, headers: dict[str, str] | None = None) -> bytes:
     request = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+        body: bytes = response.read()
+        return body
 
 
 def login_token(base: str) -> str:
@@ -272,14 +355,49 @@ def login_token(base: str) -> str:
         return token
 
 
+STORE = "/api/store/vendor-01"
+PAGE = "/s/vendor-01"
+
+
+def comparisons(app: str, bare: str, ids: dict[str, str], token: str) -> list[Comparison]:
+    """What the issue compares, each endpoint with its reference and target ratio."""
+    auth = {"BENCH_TOKEN": token}
+    return [
+        Comparison("storefront / baseline", app + STORE, "baseline", bare + STORE, 0.8),
+        Comparison(
+            "own product list / baseline",
+            app + "/api/products",
+            "baseline",
+            bare + "/api/products",
+            0.8,
+            env=auth,
+            reference_env=auth,
+        ),
+        Comparison(
+            "store product / baseline storefront",
+            f"{app}{STORE}/products/{ids['product_id']}",
+            "baseline",
+            bare + STORE,
+            None,
+        ),
+        # The store's HTML page against its own JSON storefront (the issue: at least 0.7x).
+        Comparison(
+            "store page (HTML) / storefront JSON", app + PAGE, "storefront", app + STORE, 0.7
+        ),
+    ]
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, ids: dict[str, str]) -> None:
         self.args = args
         self.ids = ids
         self.results: list[Result] = []
+        self.verdicts: list[Verdict] = []
+        self.notes: list[str] = []
         self.logs = Path(args.logs)
         self.logs.mkdir(parents=True, exist_ok=True)
         self.app_env = {**production_env(args.dsn), **GENEROUS_LIMITS}
+        self.servers: dict[str, Server] = {}
 
     def record(self, result: Result) -> Result:
         self.results.append(result)
@@ -293,130 +411,223 @@ class Bench:
         url: str,
         connections: int,
         env: dict[str, str] | None = None,
-        bare_rps: float | None = None,
     ) -> Result:
+        """One wrk run; the CPU time the server spent on it, per request, from /proc."""
+        server = next((s for s in self.servers.values() if url.startswith(s.url)), None)
+        before = process_group_cpu_seconds(server.proc.pid) if server else None
         stats = wrk(url, connections, self.args.duration, self.args.load_cpus, env)
         result = to_result(label, endpoint, connections, stats)
-        if bare_rps:
-            result.ratio = result.rps / bare_rps
+        if server is not None and before is not None and stats["requests"]:
+            spent = process_group_cpu_seconds(server.proc.pid) - before
+            result.cpu_ms = spent / stats["requests"] * 1000
         return self.record(result)
 
-    def app(self, workers: int, **env: str) -> Server:
-        command, listen = production_server(APP_PORT)
-        merged = {**self.app_env, "WEB_CONCURRENCY": str(workers), **listen, **env}
-        server = Server(command, APP_PORT, self.args.server_cpus, merged, self.logs / "app.log")
-        server.wait_ready("/api/health/live")
+    def compare(self, comparison: Comparison, connections: int, label: str) -> Verdict:
+        """Alternating reference and subject runs (the order swapped every pair), medians."""
+        pairs = []
+        for number in range(self.args.pairs):
+            runs = [
+                (comparison.reference, comparison.reference_url, comparison.reference_env),
+                (comparison.subject, comparison.url, comparison.env),
+            ]
+            if number % 2:
+                runs.reverse()
+            measured = {
+                name: self.measure(label, name.split(" / ")[0], url, connections, env)
+                for name, url, env in runs
+            }
+            pairs.append((measured[comparison.reference], measured[comparison.subject]))
+        verdict = Verdict(
+            name=f"{label}: {comparison.subject}",
+            connections=connections,
+            rps_ratio=median([subject.rps / ref.rps for ref, subject in pairs]),
+            p99_ratio=median([subject.p99_ms / max(ref.p99_ms, 1e-3) for ref, subject in pairs]),
+            errors=sum(subject.errors for _, subject in pairs),
+            target=comparison.target,
+            pairs=pairs,
+        )
+        self.verdicts.append(verdict)
+        print(verdict.line(), flush=True)
+        return verdict
+
+    def start(self, name: str, server: Server, ready: str) -> Server:
+        server.wait_ready(ready)
+        self.servers[name] = server
         return server
+
+    def stop_all(self) -> None:
+        for server in self.servers.values():
+            server.__exit__()
+        self.servers.clear()
+
+    def app(self, name: str, port: int, workers: int = 1, **env: str) -> Server:
+        command, listen = production_server(port)
+        merged = {**self.app_env, "WEB_CONCURRENCY": str(workers), **listen, **env}
+        log = self.logs / f"{name.replace(' ', '-')}.log"
+        server = Server(command, port, self.args.server_cpus, merged, log)
+        return self.start(name, server, "/api/health/live")
 
     def baseline(self) -> Server:
-        env = {"BASELINE_DSN": admin_dsn(self.args.dsn, make_url(self.args.dsn).database or "")}
+        env = {
+            "BASELINE_DSN": admin_dsn(self.args.dsn, make_url(self.args.dsn).database or ""),
+            "BASELINE_SECRET_KEY": self.app_env["SECRET_KEY"],
+        }
+        command = plain_uvicorn("bench.baseline.app:app", BASELINE_PORT)
         server = Server(
-            plain_uvicorn("bench.baseline.app:app", BASELINE_PORT),
-            BASELINE_PORT,
-            self.args.server_cpus,
-            env,
-            self.logs / "baseline.log",
+            command, BASELINE_PORT, self.args.server_cpus, env, self.logs / "baseline.log"
         )
-        server.wait_ready("/api/store/vendor-01")
-        return server
+        return self.start("baseline", server, STORE)
 
-    def hot_paths(self, label: str, workers: int) -> None:
-        """Bare storefront, then the app's endpoints, at each concurrency."""
-        store = "/api/store/vendor-01"
-        product = f"{store}/products/{self.ids['product_id']}"
-        page = "/s/vendor-01"
-        with self.baseline() as bare, self.app(workers) as app:
+    def ratios(self) -> None:
+        """Each hot path against the plain baseline, then the stall check up to 256."""
+        try:
+            bare = self.baseline()
+            app = self.app("quickvendor", APP_PORT, self.args.workers)
             token = login_token(app.url)
-            auth = {"BENCH_TOKEN": token}
-            ours = get_json(app.url + store)
-            theirs = get_json(bare.url + store)
-            if ours != theirs:
-                raise SystemExit("the bare app and QuickVendor disagree on the storefront JSON")
-            for url in (
-                bare.url + store,
-                app.url + store,
-                app.url + "/api/products",
-                app.url + page,
+            headers = {"Authorization": f"Bearer {token}"}
+            if get_bytes(app.url + STORE) != get_bytes(bare.url + STORE):
+                raise SystemExit("the baseline and QuickVendor disagree on the storefront JSON")
+            if get_bytes(app.url + "/api/products", headers) != get_bytes(
+                bare.url + "/api/products", headers
             ):
-                wrk(url, 8, 1, self.args.load_cpus, auth)  # warm-up
+                raise SystemExit("the baseline and QuickVendor disagree on the product list")
+            label = f"{self.args.workers} worker" + ("s" if self.args.workers > 1 else "")
+            found = comparisons(app.url, bare.url, self.ids, token)
+            for comparison in found:  # warm-up
+                wrk(comparison.url, 8, 1, self.args.load_cpus, comparison.env)
+                wrk(comparison.reference_url, 8, 1, self.args.load_cpus, comparison.reference_env)
             for connections in self.args.connections:
-                bare_rps = self.measure(label, "bare storefront", bare.url + store, connections).rps
-                for endpoint, url, env, ratio_to in (
-                    ("storefront", app.url + store, None, bare_rps),
-                    ("store product", app.url + product, None, bare_rps),
-                    ("own product list", app.url + "/api/products", auth, bare_rps),
-                    ("health (live)", app.url + "/api/health/live", None, None),
-                    ("health (db)", app.url + "/api/health", None, None),
-                ):
-                    self.measure(label, endpoint, url, connections, env, ratio_to)
-                # The store's HTML page next to its JSON (issue: at least 0.7x its req/s).
-                html = self.measure(
-                    label, "store page", app.url + page, connections, None, bare_rps
-                )
-                json_rps = next(r.rps for r in reversed(self.results) if r.endpoint == "storefront")
-                print(f"store page req/s / storefront JSON req/s: {html.rps / json_rps:.2f}")
+                for comparison in found:
+                    self.compare(comparison, connections, label)
+            for endpoint, path in (
+                ("health (live)", "/api/health/live"),
+                ("health (db)", "/api/health"),
+            ):
+                self.measure(label, endpoint, app.url + path, 8)
             body = json.dumps({"email": EMAIL, "password": PASSWORD})
             self.measure(label, "login", app.url + "/api/auth/login", 8, {"BENCH_BODY": body})
-            if workers == 1:
-                for connections in self.args.stall:
-                    bare_rps = self.measure(
-                        label, "bare storefront", bare.url + store, connections
-                    ).rps
-                    self.measure(label, "storefront", app.url + store, connections, None, bare_rps)
+            order = {"items": [{"product_id": self.ids["product_id"], "quantity": 1}]}
+            orders = app.url + STORE + "/orders"
+            self.measure(label, "order", orders, 8, {"BENCH_BODY": json.dumps(order)})
+            self.stall_check(app, bare)
+        finally:
+            self.stop_all()
+
+    def stall_check(self, app: Server, bare: Server) -> None:
+        """No stall: every request answered (no timeout, no error) at each concurrency."""
+        stalled = []
+        for connections in self.args.stall:
+            reference = self.measure("stall", "baseline", bare.url + STORE, connections)
+            ours = self.measure("stall", "storefront", app.url + STORE, connections)
+            if ours.errors or ours.max_ms >= 10_000:
+                stalled.append(connections)
+            self.notes.append(
+                f"stall check c={connections}: storefront {ours.rps:.0f} req/s"
+                f" ({ours.rps / reference.rps:.2f}x baseline), p99 {ours.p99_ms:.0f} ms"
+                f" ({ours.p99_ms / max(reference.p99_ms, 1e-3):.2f}x), max {ours.max_ms:.0f} ms,"
+                f" errors {ours.errors}"
+            )
+        verdict = "MISSED: stalled at c=" + ",".join(map(str, stalled)) if stalled else "MET"
+        self.notes.append(f"no stall up to c={max(self.args.stall, default=0)}: {verdict}")
 
     def login_storm(self) -> None:
-        """/api/health/live and the storefront while logins hash passwords, against idle."""
+        """/api/health/live and the storefront while 16 connections log in, against idle."""
         body = json.dumps({"email": EMAIL, "password": PASSWORD})
-        with self.app(1) as app:
-            live = app.url + "/api/health/live"
-            store = app.url + "/api/store/vendor-01"
-            idle = self.measure("storm", "live, idle", live, 4)
-            store_idle = self.measure("storm", "storefront, idle", store, 4)
-            storm = subprocess.Popen(
-                ["taskset", "-c", self.args.load_cpus, "wrk", "-t1", "-c16",
-                 f"-d{2 * self.args.duration + 2}s", "--timeout", "10s", "-s", str(LUA),
-                 app.url + "/api/auth/login"],
-                env={**os.environ, "BENCH_BODY": body}, stdout=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            time.sleep(1)
-            during = self.measure("storm", "live, login storm", live, 4)
-            store_during = self.measure("storm", "storefront, login storm", store, 4)
-            out, _ = storm.communicate()
-            logins = to_result("storm", "login (storm)", 16, json.loads(out.splitlines()[-1]))
-            self.record(logins)
-            print(f"live p99 during storm / idle: {during.p99_ms / max(idle.p99_ms, 1e-3):.2f}")
-            print(f"storefront req/s during storm / idle: {store_during.rps / store_idle.rps:.2f}")
+        try:
+            app = self.app("storm", APP_PORT)
+            live, store = app.url + "/api/health/live", app.url + STORE
+            wrk(store, 8, 1, self.args.load_cpus)
+            live_ratios, store_ratios, logins = [], [], []
+            for _ in range(self.args.pairs):
+                idle = self.measure("storm", "live, idle", live, 4)
+                store_idle = self.measure("storm", "storefront, idle", store, 8)
+                storm = subprocess.Popen(
+                    ["taskset", "-c", self.args.load_cpus, "wrk", "-t1", "-c16",
+                     f"-d{2 * self.args.duration + 2}s", "--timeout", "10s", "-s", str(LUA),
+                     app.url + "/api/auth/login"],
+                    env={**os.environ, "BENCH_BODY": body, "BENCH_COUNT_REFUSED": "1"},
+                    stdout=subprocess.PIPE, text=True,
+                )  # fmt: skip
+                time.sleep(1)
+                during = self.measure("storm", "live, login storm", live, 4)
+                store_during = self.measure("storm", "storefront, login storm", store, 8)
+                out, _ = storm.communicate()
+                stats = json.loads(out.splitlines()[-1])
+                logins.append(self.record(to_result("storm", "logins (16 conns)", 16, stats)))
+                live_ratios.append(during.p99_ms / max(idle.p99_ms, 1e-3))
+                store_ratios.append(store_during.rps / store_idle.rps)
+            live_ratio, store_ratio = median(live_ratios), median(store_ratios)
+            answered = sum(r.rps for r in logins) / len(logins)
+            refused = sum(r.refused for r in logins)
+            requests = sum(r.rps * (2 * self.args.duration + 2) for r in logins)
+            self.notes.append(
+                f"login storm: /api/health/live p99 storm/idle {live_ratio:.2f}x"
+                f" (target < 2.00x) {'MET' if live_ratio < 2 else 'MISSED'};"
+                f" pairs {[round(r, 2) for r in live_ratios]}"
+            )
+            self.notes.append(
+                f"login storm: storefront req/s storm/idle {store_ratio:.2f}x"
+                f" (target >= 0.80x) {'MET' if store_ratio >= 0.8 else 'MISSED'};"
+                f" pairs {[round(r, 2) for r in store_ratios]}"
+            )
+            self.notes.append(
+                f"login storm: {answered:.1f} login answers/s; refused with 503:"
+                f" {refused} of ~{requests:.0f} ({refused / max(requests, 1):.1%})"
+            )
+        finally:
+            self.stop_all()
 
     def sentry(self) -> None:
-        """Storefront with Sentry off, then with a local sink standing in for Sentry."""
-        store = "/api/store/vendor-01"
+        """The storefront with Sentry off and on (a local sink standing in), alternating."""
         sink = ThreadingHTTPServer(("127.0.0.1", SINK_PORT), Sink)
         threading.Thread(target=sink.serve_forever, daemon=True).start()
         try:
-            rates = {}
-            for label, dsn in (
-                ("sentry off", ""),
-                ("sentry on", f"http://public@127.0.0.1:{SINK_PORT}/1"),
-            ):
-                with self.app(1, SENTRY_DSN=dsn) as app:
-                    wrk(app.url + store, 8, 1, self.args.load_cpus)
-                    rates[label] = self.measure(label, "storefront", app.url + store, 32).rps
-            print(
-                f"storefront with Sentry / without: {rates['sentry on'] / rates['sentry off']:.3f}"
-            )
+            off = self.app("sentry off", APP_PORT)
+            on = self.app("sentry on", SENTRY_APP_PORT, SENTRY_DSN=SINK_DSN)
+            wrk(off.url + STORE, 8, 1, self.args.load_cpus)
+            wrk(on.url + STORE, 8, 1, self.args.load_cpus)
+            for connections in self.args.sentry_connections:
+                name = "storefront, Sentry on / off"
+                comparison = Comparison(name, on.url + STORE, "sentry off", off.url + STORE, 0.95)
+                verdict = self.compare(comparison, connections, "sentry")
+                cpu_off = median([r.cpu_ms or 0 for r, _ in verdict.pairs])
+                cpu_on = median([r.cpu_ms or 0 for _, r in verdict.pairs])
+                self.notes.append(
+                    f"sentry c={connections}: server CPU per storefront request off"
+                    f" {cpu_off:.3f} ms, on {cpu_on:.3f} ms ({cpu_off / max(cpu_on, 1e-9):.3f}x)"
+                )
         finally:
+            self.stop_all()
             sink.shutdown()
+
+    def summary(self) -> str:
+        lines = ["", "== summary (medians of alternating pairs) =="]
+        lines += [verdict.line() for verdict in self.verdicts]
+        lines += self.notes
+        return "\n".join(lines)
 
     def markdown(self) -> str:
         rows = [
-            "| run | conns | endpoint | req/s | p50 ms | p99 ms | errors | vs bare |",
+            "| run | conns | endpoint | req/s | p50 ms | p99 ms | errors | CPU ms/req |",
             "|---|---:|---|---:|---:|---:|---:|---:|",
         ]
         for r in self.results:
-            ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+            cpu = f"{r.cpu_ms:.3f}" if r.cpu_ms is not None else ""
             rows.append(
                 f"| {r.label} | {r.connections} | {r.endpoint} | {r.rps:.0f} | {r.p50_ms:.2f}"
-                f" | {r.p99_ms:.2f} | {r.errors} | {ratio} |"
+                f" | {r.p99_ms:.2f} | {r.errors} | {cpu} |"
+            )
+        rows += [
+            "",
+            "| ratio | conns | req/s | p99 | errors | target |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for v in self.verdicts:
+            met = {True: "met", False: "missed", None: ""}[v.met]
+            target = f">= {v.target:.2f}x {met}" if v.target is not None else ""
+            rows.append(
+                f"| {v.name} | {v.connections} | {v.rps_ratio:.2f}x | {v.p99_ratio:.2f}x"
+                f" | {v.errors} | {target} |"
             )
         return "\n".join(rows)
 
@@ -447,28 +658,31 @@ def parse_bench_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace
 def main() -> None:
     parser = bench_arguments(__doc__, "qv_bench", "/tmp/qv-bench-logs")
     parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--stall", type=int, nargs="*", default=[256], help="stall-check conns")
-    parser.add_argument("--two-workers-cpus", default=os.environ.get("TWO_WORKERS_CPUS", "0,1"))
+    parser.add_argument("--pairs", type=int, default=3, help="alternating pairs per ratio")
+    parser.add_argument("--workers", type=int, default=1, help="server workers for the ratios")
     parser.add_argument(
-        "--only", nargs="*", default=["one", "two", "storm", "sentry"], help="parts to run"
+        "--stall", type=int, nargs="*", default=[64, 128, 256], help="stall-check conns"
     )
-    parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--sentry-connections", type=int, nargs="+", default=[8, 32])
+    parser.add_argument(
+        "--only", nargs="*", default=["ratios", "storm", "sentry"], help="parts to run"
+    )
+    parser.add_argument("--markdown", help="also write the tables to this file")
     args = parse_bench_arguments(parser)
 
     ids = asyncio.run(seed(args.dsn))
     bench = Bench(args, ids)
-    print(f"seeded {VENDORS} vendors x {PRODUCTS} products; {args.duration}s per measurement")
-    if "one" in args.only:
-        bench.hot_paths("1 worker", 1)
-    if "two" in args.only:
-        two_workers = argparse.Namespace(**{**vars(args), "server_cpus": args.two_workers_cpus})
-        bench.args = two_workers
-        bench.hot_paths("2 workers", 2)
-        bench.args = args
+    print(
+        f"seeded {VENDORS} vendors x {PRODUCTS} products; {args.duration}s per run,"
+        f" {args.pairs} alternating pairs per ratio"
+    )
+    if "ratios" in args.only:
+        bench.ratios()
     if "storm" in args.only:
         bench.login_storm()
     if "sentry" in args.only:
         bench.sentry()
+    print(bench.summary())
     table = bench.markdown()
     print()
     print(table)

@@ -21,9 +21,11 @@ from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, 
 from app.db.errors import DatabaseUnavailableError, UnstorableTextError, is_unavailable
 from app.observability.context import current_request_id
 from app.observability.logging import UNHANDLED_LOGGER
+from app.observability.sentry import capture_failed_response
+from app.security.passwords import HashingBusyError
 
 logger = logging.getLogger("app.errors")
-# Sentry gets an unhandled error from the framework integration, with its mechanism; this logger
+# Sentry gets an unhandled error from the request layer, with its mechanism; this logger
 # only gives the log reader the traceback next to the request id.
 unhandled_logger = logging.getLogger(UNHANDLED_LOGGER)
 
@@ -81,6 +83,7 @@ def answer(
 
 
 async def _http_exception(request: Request, exc: StarletteHTTPException) -> Response:
+    capture_failed_response(exc, exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
     return answer(request, exc.status_code, detail, headers=exc.headers)
 
@@ -107,6 +110,12 @@ async def _environment_unavailable(request: Request, exc: OSError) -> Response:
     return answer(request, 503, UNAVAILABLE, headers={"Retry-After": RETRY_AFTER})
 
 
+async def _hashing_busy(request: Request, exc: HashingBusyError) -> Response:
+    # Counted and logged where it was refused (app/security/passwords.py); a client may retry.
+    detail = "Too many sign-ins are being checked right now, please retry in a few seconds"
+    return answer(request, 503, detail, headers={"Retry-After": str(exc.retry_after)})
+
+
 async def _unstorable_text(request: Request, exc: UnstorableTextError) -> Response:
     issue = {"loc": ("body",), "msg": "Text must not contain NUL or unpaired surrogate characters"}
     return _validation_answer(request, [{**issue, "type": "string_unstorable"}])
@@ -129,7 +138,7 @@ async def keep_connection_after_error(
     """Run `app`; an error it raises once its response has gone out whole stops here.
 
     Starlette re-raises every unhandled error after answering it 500, so that the server and
-    Sentry see it. Sentry's wrapper is inside this one and has reported it by now; uvicorn, if it
+    Sentry see it. The request layer is inside this one and has reported it by now; uvicorn, if it
     saw it, would close the keep-alive connection behind the complete 500 without saying
     `Connection: close`, and the client's next request on it would fail. A response cut off
     midway still raises: only closing the connection can tell the client it is incomplete.
@@ -177,6 +186,7 @@ def install_error_handlers(app: FastAPI, html: HTMLErrors | None = None) -> None
         StarletteHTTPException: _http_exception,
         RequestValidationError: _validation_error,
         UnstorableTextError: _unstorable_text,
+        HashingBusyError: _hashing_busy,
         ClientDisconnect: _client_disconnect,
         PoolTimeoutError: _database_unavailable,
         DatabaseUnavailableError: _database_unavailable,

@@ -1,4 +1,5 @@
-"""The outermost request layer: request id, timing headers, breadcrumbs, access log.
+"""The outermost request layer: request id, timing headers, breadcrumbs, access log, and with
+Sentry on, the request's trace (sampled requests only) and its unhandled error, reported once.
 
 Pure ASGI (not BaseHTTPMiddleware) so the body is never read here and the ContextVar set for the
 request is the one every handler, log line and Sentry event of that request sees.
@@ -14,9 +15,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.addresses import ClientFingerprints
 from app.http.head import REQUESTED_METHOD
-from app.observability.context import RequestContext, request_context
+from app.observability.context import RequestContext, request_context, route_template
 from app.observability.logging import ACCESS_LOGGER
-from app.observability.sentry import add_breadcrumb, set_request_id
+from app.observability.sentry import (
+    add_breadcrumb,
+    capture_unhandled,
+    is_sampled,
+    request_context_for,
+    traced_request,
+)
 
 access_logger = logging.getLogger(ACCESS_LOGGER)
 
@@ -27,12 +34,6 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # The access line is written without redaction (app/observability/logging.py), so a method outside
 # HTTP's own (any token is a valid method) is logged as OTHER.
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def _route_template(scope: Scope) -> str | None:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else None
 
 
 class RequestContextMiddleware:
@@ -52,15 +53,21 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
-        ctx = RequestContext(
-            request_id=incoming
-            if incoming and _SAFE_REQUEST_ID.fullmatch(incoming)
-            else uuid.uuid4().hex
+        request_id = (
+            incoming if incoming and _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         )
+        ctx = request_context_for(request_id, scope)
         token = request_context.set(ctx)
-        # Runs inside Sentry's per-request scope, so the tag lands on this request's errors and
-        # transaction only.
-        set_request_id(ctx.request_id)
+        try:
+            if ctx.breadcrumbs is not None and is_sampled(scope):
+                with traced_request(ctx):
+                    await self._serve(ctx, scope, receive, send)
+            else:
+                await self._serve(ctx, scope, receive, send)
+        finally:
+            request_context.reset(token)
+
+    async def _serve(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
         add_breadcrumb(
             f"{scope.get(REQUESTED_METHOD) or scope['method']} {scope['path']}",
             category="request",
@@ -80,11 +87,16 @@ class RequestContextMiddleware:
                 headers["Server-Timing"] = f"app;dur={elapsed * 1000:.1f}"
             await send(message)
 
+        failure: BaseException | None = None
         try:
             await self.app(scope, receive, send_with_headers)
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             duration_ms = (perf_counter() - started) * 1000
-            route = _route_template(scope)
+            route = ctx.route = route_template(scope)
+            ctx.status_code = status_code
             method = scope.get(REQUESTED_METHOD) or scope["method"]
             method = method if method in _KNOWN_METHODS else "OTHER"
             # After the inner layers ran: the address the proxies reported, canonicalised.
@@ -116,4 +128,6 @@ class RequestContextMiddleware:
                 " (private)" if client_private else "",
                 extra=fields,
             )
-            request_context.reset(token)
+            # After the completed breadcrumb, so the error's event carries it.
+            if isinstance(failure, Exception):
+                capture_unhandled(failure)

@@ -1,7 +1,20 @@
-"""Per-request context (request id, user id) kept in a ContextVar for logs, errors and Sentry."""
+"""Per-request context (request id, user id) kept in a ContextVar for logs, errors and Sentry.
 
+With Sentry on, a request also keeps its own breadcrumbs here, and its Sentry events get the
+request's context from here when they are sent (app/observability/sentry.py): the SDK's own
+per-request scope, with its fork and its bookkeeping, is opened only for sampled transactions.
+"""
+
+from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass
+from time import time
+from typing import Any
+
+from starlette.types import Scope
+
+# As many as the SDK keeps by default.
+MAX_BREADCRUMBS = 100
 
 
 @dataclass(slots=True)
@@ -10,6 +23,24 @@ class RequestContext:
     # Filled in by the auth dependency; mutated in place so the middleware sees it afterwards.
     user_id: str | None = None
     route: str | None = None
+    # Only with Sentry on: this request's breadcrumbs, its ASGI scope (the request data of its
+    # events), whether the SDK traces it, and the trace its events belong to when it does not.
+    breadcrumbs: deque[dict[str, Any]] | None = None
+    scope: Scope | None = None
+    traced: bool = False
+    trace_id: str | None = None
+    status_code: int = 500
+
+    def add_breadcrumb(
+        self, message: str, category: str, level: str, data: dict[str, Any] | None = None
+    ) -> None:
+        if self.breadcrumbs is not None:
+            # Seconds since the epoch: the events get these after the SDK's serializer ran, so
+            # they must be JSON already.
+            crumb = {"timestamp": time(), "category": category, "level": level, "message": message}
+            if data:
+                crumb["data"] = data
+            self.breadcrumbs.append(crumb)
 
 
 request_context: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)
@@ -24,3 +55,16 @@ def set_current_user_id(user_id: str) -> None:
     ctx = request_context.get()
     if ctx is not None:
         ctx.user_id = user_id
+
+
+def breadcrumbs_for_sentry(request_id: str, scope: Scope) -> RequestContext:
+    """A request's context that collects breadcrumbs (Sentry on)."""
+    return RequestContext(
+        request_id=request_id, breadcrumbs=deque(maxlen=MAX_BREADCRUMBS), scope=scope
+    )
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's path template (`/api/store/{identifier}`), once routing has run."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None

@@ -30,8 +30,15 @@ UNHANDLED_LOGGER = "app.errors.unhandled"
 DEV_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 
+# Lines Sentry gets another way: the access line is a breadcrumb of its own, business events
+# are breadcrumbs and messages, and an unhandled error is captured with its exception.
+NOT_FOR_SENTRY = frozenset({ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER})
+_CRUMB_LEVELS = {"CRITICAL": "fatal"}
+
+
 class RequestContextFilter(logging.Filter):
-    """Adds the request (and user) id and redacts the message before any formatter sees it."""
+    """Adds the request (and user) id and redacts the message before any formatter sees it;
+    with Sentry on, a request's INFO and higher lines become its breadcrumbs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         ctx = request_context.get()
@@ -41,6 +48,14 @@ class RequestContextFilter(logging.Filter):
         message = record.getMessage()
         record.msg = message if _is_access_line(record) else redact_text(message)
         record.args = None
+        if (
+            ctx is not None
+            and ctx.breadcrumbs is not None
+            and record.levelno >= logging.INFO
+            and record.name not in NOT_FOR_SENTRY
+        ):
+            level = _CRUMB_LEVELS.get(record.levelname, record.levelname.lower())
+            ctx.add_breadcrumb(record.msg, record.name, level)
         return True
 
 

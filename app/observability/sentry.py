@@ -3,10 +3,19 @@
 Every helper is a no-op without a DSN. What leaves the service: the route, the request id, the user
 id, breadcrumbs and stack traces without local variables; never request bodies, cookies, auth
 headers, emails, phone numbers or tokens (removed by key and, anywhere else, by shape).
+
+The SDK's framework integrations are not used: they forked a scope and built a transaction for
+every request, sampled or not, a fifth of a storefront request's time. A request keeps its own
+context (app/observability/context.py: id, user, route, breadcrumbs); sampling is decided when it
+starts, and only a sampled request opens the SDK's scope and a transaction (`traced_request`).
+An unhandled error is captured once by the request layer (`capture_unhandled`), and every event
+gets the request's context as it is sent (`before_send`).
 """
 
 import contextlib
 import logging
+import random
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
@@ -14,17 +23,22 @@ from urllib.parse import parse_qsl
 
 import sentry_sdk
 from sentry_sdk.integrations.asyncio import AsyncioIntegration
-from sentry_sdk.integrations.asyncpg import AsyncPGIntegration
-from sentry_sdk.integrations.fastapi import FastApiIntegration
-from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
-from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
-from sentry_sdk.integrations.starlette import StarletteIntegration
+from sentry_sdk.integrations.modules import ModulesIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
+from sentry_sdk.tracing import Span, Transaction, TransactionSource
 from sentry_sdk.types import Event, Hint
+from sentry_sdk.utils import event_from_exception
+from starlette.types import Scope
 
-from app.observability.context import RequestContext, request_context, set_current_user_id
-from app.observability.logging import ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER
+from app.observability.context import (
+    RequestContext,
+    breadcrumbs_for_sentry,
+    request_context,
+    route_template,
+    set_current_user_id,
+)
+from app.observability.logging import NOT_FOR_SENTRY
 from app.observability.redaction import FILTERED, redact_text
 from app.settings import Settings
 
@@ -89,10 +103,6 @@ _PASSTHROUGH_KEYS = frozenset(
         "thread.id",
     }
 )
-# Loggers whose lines Sentry gets another way: the access line is a breadcrumb of its own,
-# business events are breadcrumbs and messages, and an unhandled error is captured with its
-# exception by the framework integration.
-_NOT_FOR_SENTRY_LOGGERS = (ACCESS_LOGGER, EVENTS_LOGGER, UNHANDLED_LOGGER)
 _REPORTED = "_quickvendor_sentry_reported"
 
 
@@ -153,13 +163,65 @@ def _clean(event: Event) -> Event:
     return cleaned
 
 
+def _request_data(scope: Scope) -> dict[str, Any]:
+    """What the event says about the request: method, URL, query and the kept headers."""
+    headers = {}
+    for raw_name, raw_value in scope.get("headers") or ():
+        name = raw_name.decode("latin-1").lower()
+        if name in KEPT_HEADERS:
+            headers[name] = raw_value.decode("latin-1")
+    server = scope.get("server") or ("localhost", None)
+    host = headers.get("host") or (f"{server[0]}:{server[1]}" if server[1] else server[0])
+    path = scope.get("root_path", "") + scope.get("path", "")
+    return {
+        "method": scope.get("method"),
+        "url": f"{scope.get('scheme', 'http')}://{host}{path}",
+        "query_string": (scope.get("query_string") or b"").decode("latin-1"),
+        "headers": headers,
+    }
+
+
+def _add_request_context(event: Event, *, breadcrumbs: bool) -> None:
+    """The route (as the transaction's name), request id, user, request data and, on an error
+    or message, the request's breadcrumbs: what the SDK's scope held when it forked one per
+    request."""
+    ctx = request_context.get()
+    if ctx is None or ctx.scope is None:
+        return
+    route = ctx.route or route_template(ctx.scope)
+    if route:
+        event["transaction"] = route
+        event["transaction_info"] = {"source": TransactionSource.ROUTE.value}
+    tags = event.get("tags")
+    if not isinstance(tags, dict):
+        tags = event["tags"] = {}
+    tags["request_id"] = ctx.request_id
+    if ctx.user_id:
+        event["user"] = {"id": ctx.user_id}
+    event["request"] = _request_data(ctx.scope)
+    if not breadcrumbs:
+        return
+    event["breadcrumbs"] = {"values": list(ctx.breadcrumbs or ())}
+    if not ctx.traced:
+        # The events of one untraced request share a trace of their own, not the process's.
+        ctx.trace_id = ctx.trace_id or uuid.uuid4().hex
+        contexts = event.setdefault("contexts", {})
+        contexts["trace"] = {
+            "trace_id": ctx.trace_id,
+            "span_id": uuid.uuid4().hex[:16],
+            "op": "http.server",
+        }
+
+
 def before_send(event: Event, hint: Hint) -> Event | None:
     if _already_reported(hint):
         return None
+    _add_request_context(event, breadcrumbs=True)
     return _clean(event)
 
 
 def before_send_transaction(event: Event, hint: Hint) -> Event | None:
+    _add_request_context(event, breadcrumbs=False)
     return _clean(event)
 
 
@@ -182,18 +244,17 @@ def init_sentry(settings: Settings) -> bool:
     """Start the SDK once, before the app is built; False (and nothing done) without a DSN."""
     if not settings.SENTRY_DSN:
         return False
-    for name in _NOT_FOR_SENTRY_LOGGERS:
+    for name in NOT_FOR_SENTRY:
         ignore_logger(name)
-    failed = set(FAILED_REQUEST_STATUS_CODES)
     with warnings.catch_warnings():
         # sentry-sdk 2.7x deprecates send_default_pii for `data_collection`, which would turn
         # the event scrubber off; the explicit False stays until that is no longer so.
         warnings.filterwarnings("ignore", "The send_default_pii option", DeprecationWarning)
-        _start_sdk(settings, failed)
+        _start_sdk(settings)
     return True
 
 
-def _start_sdk(settings: Settings, failed: set[int]) -> None:
+def _start_sdk(settings: Settings) -> None:
     sentry_sdk.init(
         dsn=settings.SENTRY_DSN,
         environment=settings.SENTRY_ENVIRONMENT or settings.ENVIRONMENT,
@@ -209,24 +270,23 @@ def _start_sdk(settings: Settings, failed: set[int]) -> None:
         event_scrubber=EventScrubber(denylist=[*DEFAULT_DENYLIST, *SENSITIVE_KEYS], recursive=True),
         before_send=before_send,
         before_send_transaction=before_send_transaction,
+        # No framework, database or HTTP-client integration is switched on by itself: the request
+        # layer and the engine's listeners do what the framework and SQLAlchemy integrations did
+        # (for sampled requests only, where they cost), and an httpx integration would record
+        # every outgoing URL (a Slack webhook's URL is its credential).
+        auto_enabling_integrations=False,
         integrations=[
-            StarletteIntegration(transaction_style="url", failed_request_status_codes=failed),
-            FastApiIntegration(transaction_style="url", failed_request_status_codes=failed),
-            SqlalchemyIntegration(),
-            # Each task gets its own scope, yet what a request sets still reaches its transaction
-            # (tests/observability/test_sentry_server.py checks under uvicorn). No span per task:
-            # under uvicorn every request is a task, and its span would belong to no transaction.
+            # Each task gets its own scope (tests/observability/test_sentry_server.py checks under
+            # uvicorn). No span per task: under uvicorn every request is a task, and its span
+            # would belong to no transaction.
             AsyncioIntegration(task_spans=False),
-            # Log lines become breadcrumbs and errors; Sentry Logs is not used, so no handler
-            # looks at every line for it.
-            LoggingIntegration(
-                level=logging.INFO, event_level=logging.ERROR, sentry_logs_level=None
-            ),
+            # Error log lines become events; the request's log lines become its breadcrumbs in
+            # the logging filter (app/observability/logging.py), not in the SDK's scope.
+            LoggingIntegration(level=None, event_level=logging.ERROR, sentry_logs_level=None),
         ],
-        # SQLAlchemy already records every statement; asyncpg's spans would repeat them. The
-        # httpx integration would record every outgoing URL (a Slack webhook's URL is its
-        # credential) and send trace headers to third parties.
-        disabled_integrations=[AsyncPGIntegration(), HttpxIntegration()],
+        # The installed packages' list sent with every event cost a business message half its
+        # time; the release names the code.
+        disabled_integrations=[ModulesIntegration()],
     )
 
 
@@ -237,14 +297,68 @@ def is_enabled() -> bool:
 def set_user_context(user_id: str) -> None:
     """Tie this request's log lines and Sentry events to a user, by id only."""
     set_current_user_id(user_id)
-    if is_enabled():
+    ctx = request_context.get()
+    if (ctx is None or ctx.scope is None) and is_enabled():
         sentry_sdk.set_user({"id": user_id})
 
 
-def set_request_id(request_id: str) -> None:
-    """Tag this request's errors and transaction with its request id."""
+def request_context_for(request_id: str, scope: Scope) -> RequestContext:
+    """A new request's context: with Sentry on, one that keeps the request's breadcrumbs."""
     if is_enabled():
-        sentry_sdk.set_tag("request_id", request_id)
+        return breadcrumbs_for_sentry(request_id, scope)
+    return RequestContext(request_id=request_id)
+
+
+def is_sampled(scope: Scope) -> bool:
+    """Whether the SDK traces this request: the traces sampler's rate, decided up front."""
+    options = sentry_sdk.get_client().options
+    sampler = options.get("traces_sampler")
+    if callable(sampler):
+        rate = sampler({"asgi_scope": scope, "parent_sampled": None})
+    else:
+        rate = options.get("traces_sample_rate") or 0.0
+    return bool(rate) and random.random() < float(rate)  # noqa: S311 - sampling, not security
+
+
+@contextlib.contextmanager
+def traced_request(ctx: RequestContext) -> Iterator[None]:
+    """A sampled request inside the SDK's scope of its own and its transaction, named after the
+    route and given the status when the request ends."""
+    scope = ctx.scope or {}
+    ctx.traced = True
+    with sentry_sdk.isolation_scope():
+        transaction = Transaction(
+            op="http.server",
+            name=str(scope.get("path", "")),
+            source=TransactionSource.URL,
+            origin="manual",
+            sampled=True,
+        )
+        with sentry_sdk.start_transaction(transaction):
+            try:
+                yield
+            finally:
+                route = ctx.route or route_template(scope)
+                if route:
+                    transaction.name, transaction.source = route, TransactionSource.ROUTE
+                transaction.set_http_status(ctx.status_code)
+
+
+def capture_unhandled(exc: BaseException) -> None:
+    """Report an error no handler could answer; once, whatever else sees it later."""
+    client = sentry_sdk.get_client()
+    if not client.is_active():
+        return
+    event, hint = event_from_exception(
+        exc, client_options=client.options, mechanism={"type": "asgi", "handled": False}
+    )
+    sentry_sdk.capture_event(event, hint=hint)
+
+
+def capture_failed_response(exc: BaseException, status_code: int) -> None:
+    """A 5xx answered on purpose (an HTTPException) is still an error event."""
+    if status_code in FAILED_REQUEST_STATUS_CODES and is_enabled():
+        sentry_sdk.capture_exception(exc)
 
 
 def add_breadcrumb(
@@ -253,7 +367,10 @@ def add_breadcrumb(
     level: Level = "info",
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    if is_enabled():
+    ctx = request_context.get()
+    if ctx is not None and ctx.breadcrumbs is not None:
+        ctx.add_breadcrumb(message, category, level, dict(data) if data else None)
+    elif is_enabled():
         sentry_sdk.add_breadcrumb(
             message=message, category=category, level=level, data=dict(data or {})
         )
@@ -288,19 +405,31 @@ def capture_custom_error(
         return sentry_sdk.capture_exception(exc)
 
 
-def db_span(statement: str, system: str) -> contextlib.AbstractContextManager[object]:
-    """For a statement sent straight to the driver (the hot-path reads), what the SQLAlchemy
-    integration records for the others: a `query` breadcrumb (the statement, never its values)
-    and, inside a sampled transaction, a `db` span."""
-    if not is_enabled():
-        return contextlib.nullcontext()
-    sentry_sdk.add_breadcrumb(message=statement, category="query")
+def query_span(statement: str, system: str) -> Span | None:
+    """For a statement about to run: a `query` breadcrumb (the statement, never its values) and,
+    inside a sampled transaction, a started `db` span for the caller to finish."""
+    ctx = request_context.get()
+    if ctx is not None and ctx.breadcrumbs is not None:
+        ctx.add_breadcrumb(statement, "query", "info")
+        if not ctx.traced:
+            return None
+    elif is_enabled():
+        sentry_sdk.add_breadcrumb(message=statement, category="query")
+    else:
+        return None
     parent = sentry_sdk.get_current_span()
     if parent is None or not parent.sampled:
-        return contextlib.nullcontext()
+        return None
     span = parent.start_child(op="db", name=statement, origin="manual")
     span.set_data("db.system", system)
     return span
+
+
+def db_span(statement: str, system: str) -> contextlib.AbstractContextManager[object]:
+    """For a statement sent straight to the driver (the hot-path reads), what the engine's
+    listeners record for the others (app/db/engine.py)."""
+    span = query_span(statement, system)
+    return contextlib.nullcontext() if span is None else span
 
 
 @contextlib.contextmanager

@@ -1,7 +1,9 @@
 """Password hashing: Argon2id, with the earlier backend's bcrypt hashes still verified.
 
 Hashing is CPU-bound for tens of milliseconds, so the async helpers run it on a small pool of
-low-priority threads.
+low-priority threads, behind a bounded queue: past PASSWORD_HASH_QUEUE_LIMIT hashes waiting or
+running, another is refused at once (`HashingBusyError`, a 503 with Retry-After), counted and
+logged, rather than piling up behind them.
 
 A failed check takes as long as the slowest scheme's check, whatever made it fail: an unknown
 email (a dummy Argon2 check), a wrong Argon2 password, a wrong password on an account still on
@@ -13,6 +15,7 @@ upgraded without its password, so the work is equalised by waiting: each failed 
 
 import asyncio
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -25,6 +28,7 @@ from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pwdlib.hashers.bcrypt import BcryptHasher
 
+from app.observability.sentry import add_breadcrumb, capture_message_with_context
 from app.settings import Settings
 
 # bcrypt only ever looked at the first 72 bytes; passlib truncated silently, bcrypt >= 5 raises.
@@ -42,6 +46,17 @@ Scheme = Literal["argon2", "bcrypt"]
 # Weight of the newest check in a scheme's going cost: it follows the machine's load within a
 # few checks without jumping with one slow one.
 COST_SMOOTHING = 0.2
+# A full queue is reported to Sentry at most this often per worker (with the count refused since
+# the last report), so a flood does not spend the quota; every refusal is logged.
+REFUSAL_REPORT_SECONDS = 60.0
+
+
+class HashingBusyError(Exception):
+    """The hashing queue is full: the caller should answer 503 and retry after `retry_after`."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("password hashing queue full")
+        self.retry_after = retry_after
 
 
 def _utf8(password: str) -> bytes:
@@ -81,6 +96,11 @@ class PasswordHasher:
         # worker's memory without bound.
         self._concurrency = settings.PASSWORD_HASH_CONCURRENCY
         self._executor: ThreadPoolExecutor | None = None
+        self._queue_limit = settings.PASSWORD_HASH_QUEUE_LIMIT
+        self._queued = 0
+        self.refused = 0
+        self._unreported = 0
+        self._reported_at: float | None = None
         # Seconds one check of each scheme takes now; bcrypt's is first measured at the cost the
         # earlier backend's hashes carry, then follows the checks of real ones.
         self._legacy_rounds = settings.PASSWORD_LEGACY_BCRYPT_ROUNDS
@@ -144,16 +164,45 @@ class PasswordHasher:
         if remaining > 0:
             await asyncio.sleep(remaining)
 
+    def _refuse(self) -> HashingBusyError:
+        """Count and log a refused hash; the error tells when a retry may find room."""
+        self.refused += 1
+        self._unreported += 1
+        going = max(self._costs.values(), default=0.1)
+        retry_after = max(1, math.ceil(self._queued * going / self._concurrency))
+        logger.warning(
+            "password hashing queue full: refused with 503",
+            extra={"queued": self._queued, "refused_total": self.refused},
+        )
+        add_breadcrumb("password hashing queue full", category="auth", level="warning")
+        now = perf_counter()
+        if self._reported_at is None or now - self._reported_at >= REFUSAL_REPORT_SECONDS:
+            self._reported_at = now
+            capture_message_with_context(
+                "Password hashing queue full",
+                {"refused": self._unreported, "queue_limit": self._queue_limit},
+                level="warning",
+            )
+            self._unreported = 0
+        return HashingBusyError(retry_after)
+
     async def _run(self, func: Callable[[*Args], T], *args: *Args) -> T:
+        # Only the event loop's thread gets here, so the count needs no lock.
+        if self._queued >= self._queue_limit:
+            raise self._refuse()
         # Created on first use (and again after close), so an app that never hashes starts no
-        # threads; only the event loop's thread gets here, so no lock is needed.
+        # threads.
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 max_workers=self._concurrency,
                 thread_name_prefix="password-hash",
                 initializer=_lower_thread_priority,
             )
-        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+        self._queued += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+        finally:
+            self._queued -= 1
 
     async def hash(self, password: str) -> str:
         return await self._run(self.hash_sync, password)

@@ -36,8 +36,12 @@ class AuthSettings(EnvironmentSettings):
     ARGON2_TIME_COST: int = Field(default=2, ge=1)
     ARGON2_MEMORY_COST: int = Field(default=19_456, ge=8)
     ARGON2_PARALLELISM: int = Field(default=1, ge=1)
-    # Password hashes computed at once per worker; more wait their turn.
-    PASSWORD_HASH_CONCURRENCY: int = Field(default=2, ge=1)
+    # Password hashes computed at once per worker; more wait their turn. Fewer than the cores,
+    # so a login storm never takes the core the event loop needs.
+    PASSWORD_HASH_CONCURRENCY: int = Field(default=1, ge=1)
+    # Hashes waiting or running per worker beyond which another is refused at once (503 with
+    # Retry-After) instead of queueing behind them.
+    PASSWORD_HASH_QUEUE_LIMIT: int = Field(default=32, ge=1)
     # The cost of the earlier backend's bcrypt hashes (passlib's default). A failed password check
     # takes at least as long as checking one of them, so its time does not tell which accounts
     # exist or still carry one; tests lower it through the environment to stay fast.
