@@ -483,6 +483,25 @@ async def test_racing_confirmations_for_the_last_item(
         assert left == 0 and confirmed == 1
 
 
+async def test_racing_changes_of_one_order_move_stock_once(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    """The same order confirmed, then cancelled, by many requests at once: each move happens
+    once (SQLite ignores FOR UPDATE, so the status change itself must be conditional)."""
+    tracked = await create_product(client, shop.headers, name="Tracked", stock=10)
+    order = (await place(client, shop.slug, [(tracked["id"], 3)])).json()
+    path = f"/api/products/{tracked['id']}"
+    for target, left in (("confirmed", 7), ("cancelled", 10)):
+        responses = await asyncio.gather(
+            *(status(client, shop, order["id"], target) for _ in range(10))
+        )
+        codes = {r.status_code for r in responses}
+        assert codes <= {200, 409} and 200 in codes, [r.text for r in responses]
+        assert (await client.get(path, headers=shop.headers)).json()["stock"] == left
+        shown = (await client.get(f"/api/orders/{order['id']}", headers=shop.headers)).json()
+        assert shown["status"] == target
+
+
 async def test_another_vendors_order_is_404_on_every_verb(
     client: httpx.AsyncClient, shop: Shop, app: FastAPI, make_client: ClientFactory
 ) -> None:

@@ -375,18 +375,42 @@ async def change_status(
     """Move the vendor's order to `status` (None: no such order of theirs). The same status
     again changes nothing; a move the rules do not allow, or a confirmation the stock cannot
     cover, is StatusChangeRefusedError and changes nothing."""
-    # Locked (PostgreSQL) so two changes of one order take turns and each sees the other's.
-    order = await session.scalar(
-        _owned(vendor_id).where(Order.id == order_id).with_for_update(of=Order)
+    # The graph of statuses has no cycle, so each lost race leaves fewer moves to race for.
+    for _ in OrderStatus:
+        order = await session.scalar(_owned(vendor_id).where(Order.id == order_id))
+        if order is None:
+            return None
+        current = OrderStatus(order.status)
+        if current == status:
+            return order
+        if not can_move(current, status):
+            raise StatusChangeRefusedError(refusal(current, status))
+        if await _move(session, order, current, status):
+            logger.info(
+                "order status changed",
+                extra={"order_id": order.id, "vendor_id": vendor_id, "status": str(status)},
+            )
+            return order
+        # Another request moved the order first: read it again and judge the move anew.
+        await session.rollback()
+    raise RuntimeError("order status kept changing under this request")
+
+
+async def _move(
+    session: AsyncSession, order: Order, current: OrderStatus, status: OrderStatus
+) -> bool:
+    """Move the order from `current` to `status` with its stock, in one transaction; False when
+    the order was no longer `current`. The status changes by a conditional UPDATE (the row
+    locks, and on SQLite the database does), so of requests racing on one order exactly one
+    moves it and moves its stock: SQLite ignores SELECT ... FOR UPDATE."""
+    now = utcnow()
+    moved = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.user_id == order.user_id, Order.status == current)
+        .values(status=status, status_changed_at=now, updated_at=now)
     )
-    if order is None:
-        return None
-    current = OrderStatus(order.status)
-    # Nothing written yet either way: ending the session releases the lock.
-    if current == status:
-        return order
-    if not can_move(current, status):
-        raise StatusChangeRefusedError(refusal(current, status))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     try:
         if status == OrderStatus.CONFIRMED:
             await _take_stock(session, order)
@@ -395,16 +419,9 @@ async def change_status(
     except StatusChangeRefusedError:
         await session.rollback()
         raise
-    now = utcnow()
-    order.status = status
-    order.status_changed_at = now
-    order.updated_at = now
+    # The UPDATE set the loaded order's attributes too (synchronize_session "auto").
     await session.commit()
-    logger.info(
-        "order status changed",
-        extra={"order_id": order.id, "vendor_id": vendor_id, "status": str(status)},
-    )
-    return order
+    return True
 
 
 async def expire_orders(session: AsyncSession, *, placed_before: datetime) -> int:
