@@ -595,6 +595,38 @@ async def test_rate_limits_per_client_and_per_store_and_client(
         await app.state.engine.dispose()
 
 
+async def test_a_replayed_key_spends_no_order_limit(database_url: str, engine: AsyncEngine) -> None:
+    settings = make_settings(
+        database_url,
+        RATE_LIMIT_ENABLED=True,
+        ORDER_RATE_LIMIT_PER_STORE_CLIENT=2,
+        ORDER_RATE_LIMIT_PER_CLIENT=4,
+    )
+    app = create_app(settings)
+    try:
+        async with client_for(app) as client:
+            shop = await open_shop(client, "ada@example.com", TOTE, DRESS)
+            tote, dress = shop.products
+            first = await place(client, shop.slug, [(tote["id"], 1)], key="cart-1")
+            assert first.status_code == 201, first.text
+            for _ in range(12):
+                again = await place(client, shop.slug, [(tote["id"], 1)], key="cart-1")
+                assert again.status_code == 201 and again.json() == first.json()
+            # New orders still count: the first spent one of the two, a key or not.
+            assert (await place(client, shop.slug, [(dress["id"], 1)], key="c2")).status_code == 201
+            refused = await place(client, shop.slug, [(dress["id"], 2)], key="cart-3")
+            assert refused.status_code == 429
+            assert (await place(client, shop.slug, [(dress["id"], 3)])).status_code == 429
+            # The replay still answers once the limit is reached; another body is still 409.
+            late = await place(client, shop.slug, [(tote["id"], 1)], key="cart-1")
+            assert late.status_code == 201 and late.json() == first.json()
+            other = await place(client, shop.slug, [(dress["id"], 1)], key="cart-1")
+            assert other.status_code == 409
+        assert await count(engine, "orders") == 2
+    finally:
+        await app.state.engine.dispose()
+
+
 async def test_new_orders_expire_in_the_maintenance_task(
     database_url: str, engine: AsyncEngine
 ) -> None:

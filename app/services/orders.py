@@ -201,6 +201,17 @@ async def _earlier_answer(
     return earlier
 
 
+async def earlier_order(
+    session: AsyncSession, *, vendor_id: str, key: str, data: OrderCreate
+) -> Order | None:
+    """The order this Idempotency-Key and body made in the store within the window, to answer
+    again (one indexed lookup); IdempotencyConflictError for the key used with another body.
+    Asked before `place_order`, and before the order limits: a replay makes no new order."""
+    return await _earlier_answer(
+        session, vendor_id=vendor_id, key=key, fingerprint=request_fingerprint(data)
+    )
+
+
 async def place_order(
     session: AsyncSession,
     *,
@@ -210,18 +221,13 @@ async def place_order(
     idempotency_key: str | None = None,
 ) -> PlacedOrder:
     """Place an order in the vendor's store: prices and names from the database, kept on the
-    lines; a code unique in the store; the same Idempotency-Key and body answer the first order.
+    lines; a code unique in the store. With an Idempotency-Key, `earlier_order` was asked
+    first; a request racing with the same key and body answers the winner's order.
 
     OrderRejectedError (422) for items that cannot be ordered, IdempotencyConflictError (409)
     for a key used with another body. Nothing is written unless the order is."""
     fingerprint = request_fingerprint(data)
     items = merge_items(data)
-    if idempotency_key is not None:
-        earlier = await _earlier_answer(
-            session, vendor_id=vendor.id, key=idempotency_key, fingerprint=fingerprint
-        )
-        if earlier is not None:
-            return PlacedOrder(earlier, replayed=True)
     lines = await _priced_lines(session, vendor_id=vendor.id, items=items)
     total = sum((line.line_total for line in lines), Decimal(0))
     if total > MAX_AMOUNT:
