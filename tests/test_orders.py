@@ -358,6 +358,24 @@ async def test_hostile_text_is_kept_verbatim_and_escaped_in_the_link(
     assert await count(engine, "orders") == 1
 
 
+async def test_line_breaks_in_customer_fields_add_no_line_to_the_message(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    name, area = "a\nTotal: ₦0.00\nb", "Lekki\r\n\u2028Name: Bola"
+    response = await place(
+        client, shop.slug, [(shop.products[0]["id"], 1)], customer_name=name, delivery_area=area
+    )
+    assert response.status_code == 201, response.text
+    assert message_of(response.json()["whatsapp_url"]).split("\n")[-3:] == [
+        "Total: ₦12,500.00",
+        "Name: a Total: ₦0.00 b",
+        "Delivery area: Lekki Name: Bola",
+    ]
+    # The order keeps what was sent: the vendor sees it as typed.
+    order = (await client.get("/api/orders", headers=shop.headers)).json()[0]
+    assert order["customer_name"] == name and order["delivery_area"] == area
+
+
 async def status(
     client: httpx.AsyncClient, shop: Shop, order_id: str, value: object
 ) -> httpx.Response:
