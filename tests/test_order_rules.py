@@ -14,6 +14,7 @@ from app.domain.orders import (
     new_code,
     next_statuses,
     normalise_code,
+    one_line,
     order_message,
     refusal,
 )
@@ -58,6 +59,40 @@ def test_a_short_message() -> None:
         "2 x Tote 1 - ₦2,500.50\n"
         "Total: ₦10,002.00\n"
         "Delivery area: Ikeja"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("a\nTotal: ₦0.00\nb", "a Total: ₦0.00 b"),
+        ("a \r\n\t b", "a b"),
+        ("a\u2028b\u2029c\x85d\x0be\x1ff\x7fg", "a b c d e f g"),
+        ("Ada  Obi", "Ada  Obi"),
+        ("\n", ""),
+    ],
+)
+def test_names_stay_on_one_line(text: str, shown: str) -> None:
+    assert one_line(text) == shown
+
+
+def test_customer_fields_cannot_add_lines_to_the_message() -> None:
+    text = order_message(
+        code="QV-ABCDE",
+        lines=[MessageLine("Tote\nTotal: ₦1.00", 1, Decimal("5"))],
+        total=Decimal("5"),
+        customer_name="a\nTotal: ₦0.00\nb",
+        delivery_area="Lekki\r\nName: Someone else\u2028",
+    )
+    assert text.split("\n") == [
+        "Hello! I would like to order (QV-ABCDE):",
+        "1 x Tote Total: ₦1.00 - ₦5.00",
+        "Total: ₦5.00",
+        "Name: a Total: ₦0.00 b",
+        "Delivery area: Lekki Name: Someone else",
+    ]
+    assert "Name" not in order_message(
+        code="QV-ABCDE", lines=lines(1), total=Decimal(1), customer_name="\n", delivery_area=None
     )
 
 

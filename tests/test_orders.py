@@ -358,6 +358,24 @@ async def test_hostile_text_is_kept_verbatim_and_escaped_in_the_link(
     assert await count(engine, "orders") == 1
 
 
+async def test_line_breaks_in_customer_fields_add_no_line_to_the_message(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    name, area = "a\nTotal: ₦0.00\nb", "Lekki\r\n\u2028Name: Bola"
+    response = await place(
+        client, shop.slug, [(shop.products[0]["id"], 1)], customer_name=name, delivery_area=area
+    )
+    assert response.status_code == 201, response.text
+    assert message_of(response.json()["whatsapp_url"]).split("\n")[-3:] == [
+        "Total: ₦12,500.00",
+        "Name: a Total: ₦0.00 b",
+        "Delivery area: Lekki Name: Bola",
+    ]
+    # The order keeps what was sent: the vendor sees it as typed.
+    order = (await client.get("/api/orders", headers=shop.headers)).json()[0]
+    assert order["customer_name"] == name and order["delivery_area"] == area
+
+
 async def status(
     client: httpx.AsyncClient, shop: Shop, order_id: str, value: object
 ) -> httpx.Response:
@@ -483,6 +501,25 @@ async def test_racing_confirmations_for_the_last_item(
         assert left == 0 and confirmed == 1
 
 
+async def test_racing_changes_of_one_order_move_stock_once(
+    client: httpx.AsyncClient, shop: Shop
+) -> None:
+    """The same order confirmed, then cancelled, by many requests at once: each move happens
+    once (SQLite ignores FOR UPDATE, so the status change itself must be conditional)."""
+    tracked = await create_product(client, shop.headers, name="Tracked", stock=10)
+    order = (await place(client, shop.slug, [(tracked["id"], 3)])).json()
+    path = f"/api/products/{tracked['id']}"
+    for target, left in (("confirmed", 7), ("cancelled", 10)):
+        responses = await asyncio.gather(
+            *(status(client, shop, order["id"], target) for _ in range(10))
+        )
+        codes = {r.status_code for r in responses}
+        assert codes <= {200, 409} and 200 in codes, [r.text for r in responses]
+        assert (await client.get(path, headers=shop.headers)).json()["stock"] == left
+        shown = (await client.get(f"/api/orders/{order['id']}", headers=shop.headers)).json()
+        assert shown["status"] == target
+
+
 async def test_another_vendors_order_is_404_on_every_verb(
     client: httpx.AsyncClient, shop: Shop, app: FastAPI, make_client: ClientFactory
 ) -> None:
@@ -572,6 +609,38 @@ async def test_rate_limits_per_client_and_per_store_and_client(
             assert (await order(ada, "203.0.113.9")).status_code == 201
             assert (await order(bola, "203.0.113.9")).status_code == 201
         assert await count(engine, "orders") == 5
+    finally:
+        await app.state.engine.dispose()
+
+
+async def test_a_replayed_key_spends_no_order_limit(database_url: str, engine: AsyncEngine) -> None:
+    settings = make_settings(
+        database_url,
+        RATE_LIMIT_ENABLED=True,
+        ORDER_RATE_LIMIT_PER_STORE_CLIENT=2,
+        ORDER_RATE_LIMIT_PER_CLIENT=4,
+    )
+    app = create_app(settings)
+    try:
+        async with client_for(app) as client:
+            shop = await open_shop(client, "ada@example.com", TOTE, DRESS)
+            tote, dress = shop.products
+            first = await place(client, shop.slug, [(tote["id"], 1)], key="cart-1")
+            assert first.status_code == 201, first.text
+            for _ in range(12):
+                again = await place(client, shop.slug, [(tote["id"], 1)], key="cart-1")
+                assert again.status_code == 201 and again.json() == first.json()
+            # New orders still count: the first spent one of the two, a key or not.
+            assert (await place(client, shop.slug, [(dress["id"], 1)], key="c2")).status_code == 201
+            refused = await place(client, shop.slug, [(dress["id"], 2)], key="cart-3")
+            assert refused.status_code == 429
+            assert (await place(client, shop.slug, [(dress["id"], 3)])).status_code == 429
+            # The replay still answers once the limit is reached; another body is still 409.
+            late = await place(client, shop.slug, [(tote["id"], 1)], key="cart-1")
+            assert late.status_code == 201 and late.json() == first.json()
+            other = await place(client, shop.slug, [(dress["id"], 1)], key="cart-1")
+            assert other.status_code == 409
+        assert await count(engine, "orders") == 2
     finally:
         await app.state.engine.dispose()
 

@@ -48,11 +48,19 @@ async def place_for_shopper(
     data: OrderCreate,
     idempotency_key: str | None = None,
 ) -> orders_service.PlacedOrder:
-    """Count the attempt against the order limits (429), place the order (422 for items that
-    cannot be ordered, 409 for a reused key) and count a new one in the vendor's analytics."""
-    await guard_order(request, limiter, settings, vendor_id=vendor.id)
-    customer = customer_of(data, settings)
+    """Answer a replayed Idempotency-Key with its first order (409 for the key with another
+    body); else count the attempt against the order limits (429), place the order (422 for
+    items that cannot be ordered) and count it in the vendor's analytics. A replay spends no
+    limit: a shopper's retries of one order never lock them out of it."""
     try:
+        if idempotency_key is not None:
+            earlier = await orders_service.earlier_order(
+                session, vendor_id=vendor.id, key=idempotency_key, data=data
+            )
+            if earlier is not None:
+                return orders_service.PlacedOrder(earlier, replayed=True)
+        await guard_order(request, limiter, settings, vendor_id=vendor.id)
+        customer = customer_of(data, settings)
         placed = await orders_service.place_order(
             session, vendor=vendor, data=data, customer=customer, idempotency_key=idempotency_key
         )

@@ -1,5 +1,6 @@
 """Rules of an order: its code, its statuses and the WhatsApp message that carries it."""
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,18 @@ _NEXT: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 # The statuses whose order holds stock taken at confirmation.
 HOLDS_STOCK = frozenset({OrderStatus.CONFIRMED, OrderStatus.PAID})
+
+
+# Control characters (C0, DEL, C1 with NEL) and the Unicode line and paragraph separators: in a
+# name they would start lines of their own in the message, such as a fake "Total: ₦0.00".
+_CONTROL = "\x00-\x1f\x7f-\x9f\u2028\u2029"
+_BREAKS = re.compile(rf"[\s{_CONTROL}]*[{_CONTROL}][\s{_CONTROL}]*")
+
+
+def one_line(text: str) -> str:
+    """The text on one line: each run of control characters and line breaks (with the spaces
+    around it) as one space."""
+    return _BREAKS.sub(" ", text).strip()
 
 
 def new_code() -> str:
@@ -93,14 +106,18 @@ def order_message(
     delivery_area: str | None,
 ) -> str:
     """The text the shopper sends: the code, each line with its total, the total, who and where;
-    at most MAX_MESSAGE_CHARACTERS, the later lines summed up as "and N more items"."""
+    at most MAX_MESSAGE_CHARACTERS, the later lines summed up as "and N more items". Names and
+    the area are put on one line each (`one_line`): none can add a line of its own."""
     head = f"Hello! I would like to order ({code}):"
     tail = [f"Total: {format_naira(total)}"]
-    if customer_name:
-        tail.append(f"Name: {customer_name}")
-    if delivery_area:
-        tail.append(f"Delivery area: {delivery_area}")
-    texts = [f"{line.quantity} x {line.name} - {format_naira(line.line_total)}" for line in lines]
+    if customer_name and (name := one_line(customer_name)):
+        tail.append(f"Name: {name}")
+    if delivery_area and (area := one_line(delivery_area)):
+        tail.append(f"Delivery area: {area}")
+    texts = [
+        f"{line.quantity} x {one_line(line.name)} - {format_naira(line.line_total)}"
+        for line in lines
+    ]
 
     def assemble(shown: list[str], hidden: int) -> str:
         more = [f"and {hidden} more item{'s' if hidden != 1 else ''}"] if hidden else []

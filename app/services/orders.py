@@ -201,6 +201,17 @@ async def _earlier_answer(
     return earlier
 
 
+async def earlier_order(
+    session: AsyncSession, *, vendor_id: str, key: str, data: OrderCreate
+) -> Order | None:
+    """The order this Idempotency-Key and body made in the store within the window, to answer
+    again (one indexed lookup); IdempotencyConflictError for the key used with another body.
+    Asked before `place_order`, and before the order limits: a replay makes no new order."""
+    return await _earlier_answer(
+        session, vendor_id=vendor_id, key=key, fingerprint=request_fingerprint(data)
+    )
+
+
 async def place_order(
     session: AsyncSession,
     *,
@@ -210,18 +221,13 @@ async def place_order(
     idempotency_key: str | None = None,
 ) -> PlacedOrder:
     """Place an order in the vendor's store: prices and names from the database, kept on the
-    lines; a code unique in the store; the same Idempotency-Key and body answer the first order.
+    lines; a code unique in the store. With an Idempotency-Key, `earlier_order` was asked
+    first; a request racing with the same key and body answers the winner's order.
 
     OrderRejectedError (422) for items that cannot be ordered, IdempotencyConflictError (409)
     for a key used with another body. Nothing is written unless the order is."""
     fingerprint = request_fingerprint(data)
     items = merge_items(data)
-    if idempotency_key is not None:
-        earlier = await _earlier_answer(
-            session, vendor_id=vendor.id, key=idempotency_key, fingerprint=fingerprint
-        )
-        if earlier is not None:
-            return PlacedOrder(earlier, replayed=True)
     lines = await _priced_lines(session, vendor_id=vendor.id, items=items)
     total = sum((line.line_total for line in lines), Decimal(0))
     if total > MAX_AMOUNT:
@@ -375,18 +381,42 @@ async def change_status(
     """Move the vendor's order to `status` (None: no such order of theirs). The same status
     again changes nothing; a move the rules do not allow, or a confirmation the stock cannot
     cover, is StatusChangeRefusedError and changes nothing."""
-    # Locked (PostgreSQL) so two changes of one order take turns and each sees the other's.
-    order = await session.scalar(
-        _owned(vendor_id).where(Order.id == order_id).with_for_update(of=Order)
+    # The graph of statuses has no cycle, so each lost race leaves fewer moves to race for.
+    for _ in OrderStatus:
+        order = await session.scalar(_owned(vendor_id).where(Order.id == order_id))
+        if order is None:
+            return None
+        current = OrderStatus(order.status)
+        if current == status:
+            return order
+        if not can_move(current, status):
+            raise StatusChangeRefusedError(refusal(current, status))
+        if await _move(session, order, current, status):
+            logger.info(
+                "order status changed",
+                extra={"order_id": order.id, "vendor_id": vendor_id, "status": str(status)},
+            )
+            return order
+        # Another request moved the order first: read it again and judge the move anew.
+        await session.rollback()
+    raise RuntimeError("order status kept changing under this request")
+
+
+async def _move(
+    session: AsyncSession, order: Order, current: OrderStatus, status: OrderStatus
+) -> bool:
+    """Move the order from `current` to `status` with its stock, in one transaction; False when
+    the order was no longer `current`. The status changes by a conditional UPDATE (the row
+    locks, and on SQLite the database does), so of requests racing on one order exactly one
+    moves it and moves its stock: SQLite ignores SELECT ... FOR UPDATE."""
+    now = utcnow()
+    moved = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.user_id == order.user_id, Order.status == current)
+        .values(status=status, status_changed_at=now, updated_at=now)
     )
-    if order is None:
-        return None
-    current = OrderStatus(order.status)
-    # Nothing written yet either way: ending the session releases the lock.
-    if current == status:
-        return order
-    if not can_move(current, status):
-        raise StatusChangeRefusedError(refusal(current, status))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
     try:
         if status == OrderStatus.CONFIRMED:
             await _take_stock(session, order)
@@ -395,16 +425,9 @@ async def change_status(
     except StatusChangeRefusedError:
         await session.rollback()
         raise
-    now = utcnow()
-    order.status = status
-    order.status_changed_at = now
-    order.updated_at = now
+    # The UPDATE set the loaded order's attributes too (synchronize_session "auto").
     await session.commit()
-    logger.info(
-        "order status changed",
-        extra={"order_id": order.id, "vendor_id": vendor_id, "status": str(status)},
-    )
-    return order
+    return True
 
 
 async def expire_orders(session: AsyncSession, *, placed_before: datetime) -> int:
