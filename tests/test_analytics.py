@@ -213,12 +213,13 @@ async def test_revalidations_count_only_for_a_visitor_not_seen_that_day(
     assert (totals["views"], totals["visitors"], totals["product_views"]) == (2, 3, 2)
 
 
+@pytest.mark.parametrize("limits", [True, False], ids=["limits-on", "limits-off"])
 async def test_taps_follow_click_count_and_its_dedupe(
-    make_app: Callable[..., FastAPI], shoppers: ClientFactory
+    make_app: Callable[..., FastAPI], shoppers: ClientFactory, limits: bool
 ) -> None:
     """Taps through track-click and through a store page's order link: one counter, one
-    dedupe per client."""
-    application = make_app(RATE_LIMIT_ENABLED=True)
+    dedupe per client, which is no rate limit and holds with RATE_LIMIT_ENABLED=false."""
+    application = make_app(RATE_LIMIT_ENABLED=limits)
     owner = shoppers("192.0.2.1", application=application)
     headers, slug, product = await store(owner)
     hidden = await create_product(owner, headers, is_available=False)
