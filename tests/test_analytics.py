@@ -325,6 +325,9 @@ async def test_the_report_refuses_bad_ranges_and_strangers(
         {"from": "2026-03-02", "to": "2026-03-01"},
         {"from": "2025-01-01", "to": "2026-01-02"},
         {"from": "x" * 40},
+        # The default 30 days before `to` would start before year 1.
+        {"to": "0001-01-05"},
+        {"to": "0001-01-29"},
     ):
         for path in ("/api/analytics", "/api/analytics/export.csv"):
             response = await client.get(path, headers=headers, params=params)
@@ -332,6 +335,17 @@ async def test_the_report_refuses_bad_ranges_and_strangers(
             assert response.json()["detail"]
     full_year = await report(client, headers, **{"from": "2024-01-01", "to": "2024-12-31"})
     assert len(full_year["days"]) == 366
+    edges: list[tuple[str | None, str]] = [
+        ("0001-01-01", "0001-01-01"),
+        ("0001-01-01", "0001-01-30"),
+        (None, "0001-01-30"),
+        ("9999-12-01", "9999-12-31"),
+    ]
+    for first, last in edges:
+        params = {"to": last} if first is None else {"from": first, "to": last}
+        assert (await report(client, headers, **params))["days"][-1]["date"] == last
+        csv = await client.get("/api/analytics/export.csv", headers=headers, params=params)
+        assert csv.status_code == 200
     one_day = await report(client, headers, **{"from": "2026-03-01", "to": "2026-03-01"})
     assert [day["date"] for day in one_day["days"]] == ["2026-03-01"]
     for path in ("/api/analytics", "/api/analytics/export.csv"):
@@ -463,6 +477,10 @@ async def test_the_insights_page_needs_a_session_and_shows_bad_ranges_as_a_page(
     assert bad.headers["content-type"].startswith("text/html")
     assert "`from` is not a day of the calendar" in bad.text
     assert bad.text.count('class="bar"') == 30
+    too_early = await client.get("/account/insights", params={"to": "0001-01-05"})
+    assert too_early.status_code == 422
+    assert too_early.headers["content-type"].startswith("text/html")
+    assert "`to` leaves no 30 days before it" in too_early.text
 
 
 # -- the store pages (/s/...), their order link, and orders --------------------------------------

@@ -113,7 +113,13 @@ def report_range(start: str | None, end: str | None, today: date) -> tuple[date,
     """The days a report covers: `YYYY-MM-DD` bounds, both included, by default the last 30
     days to `today`; reversed or longer than 366 days is refused."""
     last = _iso_day("to", end) if end else today
-    first = _iso_day("from", start) if start else last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
+    if start:
+        first = _iso_day("from", start)
+    elif last.toordinal() >= DEFAULT_REPORT_DAYS:
+        first = last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
+    else:
+        # The default 30 days would start before year 1, which no date can hold.
+        raise ReportRangeError("to", f"`to` leaves no {DEFAULT_REPORT_DAYS} days before it")
     if first > last:
         raise ReportRangeError("from", "`from` is after `to`")
     if (last - first).days + 1 > MAX_REPORT_DAYS:
