@@ -20,12 +20,14 @@ _REFERER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("x", ("x.com", "twitter.com", "t.co")),
 )
 
-# Link previews and crawlers: WhatsApp's and Facebook's fetchers name themselves, the rest say
-# bot, crawler or spider somewhere; none of them is a person opening the link. Scripts and
-# command-line clients are not guessed at: a person's own tools count as a visit.
+# Link previews and crawlers: WhatsApp's and Facebook's fetchers name themselves, the rest end
+# a name in "bot" (Googlebot/2.1, Slackbot-LinkExpanding, PetalBot;, TwitterBot)), say crawler or
+# spider, or give a contact URL (+http...); none of them is a person opening the link. "bot"
+# alone is no sign: phones are named CUBOT P50 or CUBOT_X19. Scripts and command-line clients
+# are not guessed at: a person's own tools count as a visit.
 _ROBOT = re.compile(
-    r"bot|crawl|spider|slurp|facebookexternalhit|facebookcatalog|whatsapp|embedly|"
-    r"preview|scrapy|feedfetcher|mediapartners|ia_archiver",
+    r"(?<!cu)bot(?:[/\-_;)]|$)|crawl|spider|\+https?://|slurp|facebookexternalhit|"
+    r"facebookcatalog|whatsapp|embedly|preview|scrapy|feedfetcher|mediapartners|ia_archiver",
     re.IGNORECASE,
 )
 
