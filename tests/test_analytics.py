@@ -563,6 +563,24 @@ async def test_store_and_product_pages_count_views_with_their_sources(
     assert response.text.splitlines()[1:] == [f"{today},7,6,3,0,0,0.00"]
 
 
+async def test_an_empty_ref_is_no_source(
+    app: FastAPI, client: httpx.AsyncClient, shoppers: ClientFactory
+) -> None:
+    headers, slug, _ = await store(client)
+    facebook = {"Referer": "https://l.facebook.com/"}
+    visits: list[tuple[str, str, dict[str, str]]] = [
+        ("203.0.113.1", f"/s/{slug}?ref=", facebook),
+        ("203.0.113.2", f"/s/{slug}?utm_source=&ref=", facebook),
+        ("203.0.113.3", f"/s/{slug}?ref=&utm_source=Status", facebook),
+        ("203.0.113.4", f"/api/store/{slug}?ref=", facebook),
+    ]
+    for address, path, extra in visits:
+        assert (await shoppers(address).get(path, headers=extra)).status_code == 200, path
+    await flushed(app)
+    sources = {row["source"]: row["views"] for row in (await report(client, headers))["sources"]}
+    assert sources == {"facebook": 2, "status": 1, "direct": 1}
+
+
 async def test_page_revalidations_count_only_for_a_visitor_not_seen_that_day(
     app: FastAPI, client: httpx.AsyncClient, shoppers: ClientFactory
 ) -> None:

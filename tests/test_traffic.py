@@ -69,6 +69,10 @@ def test_ref_wins_and_the_json_storefront_ignores_the_referer() -> None:
     assert view_source(None, facebook, referer_counts=False) == "direct"
     assert view_source("status", facebook, referer_counts=False) == "status"
     assert view_source(None, None) == "direct"
+    # An empty `ref=` is no source: the Referer still tells.
+    assert view_source("", facebook) == "facebook"
+    assert view_source("  ", facebook) == "facebook"
+    assert view_source("", None) == "direct"
 
 
 @pytest.mark.parametrize(

@@ -157,7 +157,8 @@ class Analytics:
         if b"ref=" not in query_string and b"utm_source=" not in query_string:
             return None
         values = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        return values.get("ref", values.get("utm_source"))
+        # An empty `ref=` is no source: `utm_source` or the Referer still tell.
+        return values.get("ref", "").strip() or values.get("utm_source", "").strip() or None
 
     def _own_view(self, request: Request, vendor_id: str) -> bool:
         """The vendor looking at their own store: a token of theirs whose signature verifies

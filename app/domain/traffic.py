@@ -66,10 +66,10 @@ def view_source(
     referer_counts: bool = True,
     own_hosts: frozenset[str] = frozenset(),
 ) -> str:
-    """The source of a view: `ref` (or `utm_source`) when given, else the Referer's group when
-    the Referer counts (not for the JSON storefront, fetched by the frontend's own script), else
-    `direct`."""
-    if ref is not None:
+    """The source of a view: `ref` (or `utm_source`) when given and not blank, else the
+    Referer's group when the Referer counts (not for the JSON storefront, fetched by the
+    frontend's own script), else `direct`."""
+    if ref is not None and ref.strip():
         return clean_source(ref)
     if not referer_counts:
         return DIRECT
