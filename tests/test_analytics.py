@@ -224,6 +224,12 @@ async def test_taps_follow_click_count_and_its_dedupe(
     headers, slug, product = await store(owner)
     hidden = await create_product(owner, headers, is_available=False)
     ada, bola, chidi = (shoppers(f"203.0.113.{n}", application=application) for n in (1, 2, 3))
+    whatsapp = shoppers("198.51.100.7", "WhatsApp/2.23.20.0", application=application)
+    googlebot = shoppers(
+        "198.51.100.8",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        application=application,
+    )
     click = f"/api/products/{product['id']}/track-click"
     link = f"/s/{slug}/p/{product['id']}/whatsapp"
     taps = [
@@ -232,8 +238,10 @@ async def test_taps_follow_click_count_and_its_dedupe(
         (bola, "GET", link, 302),
         (bola, "POST", click, 200),
         (ada, "GET", link, 302),
-        # A HEAD is no tap, nor is a hidden product's.
+        # A HEAD is no tap, nor a crawler's or a preview's GET, nor a hidden product's tap.
         (chidi, "HEAD", link, 302),
+        (whatsapp, "GET", link, 302),
+        (googlebot, "GET", link, 302),
         (chidi, "POST", f"/api/products/{hidden['id']}/track-click", 404),
         (chidi, "GET", f"/s/{slug}/p/{hidden['id']}/whatsapp", 303),
     ]
