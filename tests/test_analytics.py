@@ -213,6 +213,33 @@ async def test_revalidations_count_only_for_a_visitor_not_seen_that_day(
     assert (totals["views"], totals["visitors"], totals["product_views"]) == (2, 3, 2)
 
 
+@pytest.mark.parametrize("a_first", [True, False], ids=["A-flushed-first", "B-flushed-first"])
+@pytest.mark.parametrize("mode", ["database", "redis"])
+async def test_a_revalidation_on_another_worker_is_the_same_view(
+    make_app: Callable[..., FastAPI], shoppers: ClientFactory, a_first: bool, mode: str
+) -> None:
+    """200 on worker A, then 304s on worker B before A flushed: B has not seen the visitor, but
+    the visit is A's view; one view and one visitor, whichever worker flushes first."""
+    redis = {"REDIS_URL": REDIS_TEST_URL} if mode == "redis" else {}
+    a, b = make_app(**redis), make_app(**redis)
+    owner = shoppers("192.0.2.1", application=a)
+    headers, slug, product = await store(owner)
+    for path in (f"/s/{slug}", f"/api/store/{slug}/products/{product['id']}"):
+        first = await shoppers("203.0.113.1", application=a).get(f"{path}?ref=status")
+        assert first.status_code == 200
+        etag = {"If-None-Match": first.headers["ETag"]}
+        again = shoppers("203.0.113.1", application=b)
+        for _ in range(2):
+            assert (await again.get(f"{path}?ref=status", headers=etag)).status_code == 304
+    for application in (a, b) if a_first else (b, a):
+        await flushed(application)
+    body = await report(owner, headers)
+    totals = body["totals"]
+    assert (totals["views"], totals["visitors"], totals["product_views"]) == (1, 1, 1)
+    assert body["sources"] == [{"source": "status", "views": 2, "visitors": 1}]
+    assert [p["views"] for p in body["products"]] == [1]
+
+
 @pytest.mark.parametrize("limits", [True, False], ids=["limits-on", "limits-off"])
 async def test_taps_follow_click_count_and_its_dedupe(
     make_app: Callable[..., FastAPI], shoppers: ClientFactory, limits: bool
