@@ -213,16 +213,50 @@ async def test_revalidations_count_only_for_a_visitor_not_seen_that_day(
     assert (totals["views"], totals["visitors"], totals["product_views"]) == (2, 3, 2)
 
 
+@pytest.mark.parametrize("a_first", [True, False], ids=["A-flushed-first", "B-flushed-first"])
+@pytest.mark.parametrize("mode", ["database", "redis"])
+async def test_a_revalidation_on_another_worker_is_the_same_view(
+    make_app: Callable[..., FastAPI], shoppers: ClientFactory, a_first: bool, mode: str
+) -> None:
+    """200 on worker A, then 304s on worker B before A flushed: B has not seen the visitor, but
+    the visit is A's view; one view and one visitor, whichever worker flushes first."""
+    redis = {"REDIS_URL": REDIS_TEST_URL} if mode == "redis" else {}
+    a, b = make_app(**redis), make_app(**redis)
+    owner = shoppers("192.0.2.1", application=a)
+    headers, slug, product = await store(owner)
+    for path in (f"/s/{slug}", f"/api/store/{slug}/products/{product['id']}"):
+        first = await shoppers("203.0.113.1", application=a).get(f"{path}?ref=status")
+        assert first.status_code == 200
+        etag = {"If-None-Match": first.headers["ETag"]}
+        again = shoppers("203.0.113.1", application=b)
+        for _ in range(2):
+            assert (await again.get(f"{path}?ref=status", headers=etag)).status_code == 304
+    for application in (a, b) if a_first else (b, a):
+        await flushed(application)
+    body = await report(owner, headers)
+    totals = body["totals"]
+    assert (totals["views"], totals["visitors"], totals["product_views"]) == (1, 1, 1)
+    assert body["sources"] == [{"source": "status", "views": 2, "visitors": 1}]
+    assert [p["views"] for p in body["products"]] == [1]
+
+
+@pytest.mark.parametrize("limits", [True, False], ids=["limits-on", "limits-off"])
 async def test_taps_follow_click_count_and_its_dedupe(
-    make_app: Callable[..., FastAPI], shoppers: ClientFactory
+    make_app: Callable[..., FastAPI], shoppers: ClientFactory, limits: bool
 ) -> None:
     """Taps through track-click and through a store page's order link: one counter, one
-    dedupe per client."""
-    application = make_app(RATE_LIMIT_ENABLED=True)
+    dedupe per client, which is no rate limit and holds with RATE_LIMIT_ENABLED=false."""
+    application = make_app(RATE_LIMIT_ENABLED=limits)
     owner = shoppers("192.0.2.1", application=application)
     headers, slug, product = await store(owner)
     hidden = await create_product(owner, headers, is_available=False)
     ada, bola, chidi = (shoppers(f"203.0.113.{n}", application=application) for n in (1, 2, 3))
+    whatsapp = shoppers("198.51.100.7", "WhatsApp/2.23.20.0", application=application)
+    googlebot = shoppers(
+        "198.51.100.8",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        application=application,
+    )
     click = f"/api/products/{product['id']}/track-click"
     link = f"/s/{slug}/p/{product['id']}/whatsapp"
     taps = [
@@ -231,8 +265,10 @@ async def test_taps_follow_click_count_and_its_dedupe(
         (bola, "GET", link, 302),
         (bola, "POST", click, 200),
         (ada, "GET", link, 302),
-        # A HEAD is no tap, nor is a hidden product's.
+        # A HEAD is no tap, nor a crawler's or a preview's GET, nor a hidden product's tap.
         (chidi, "HEAD", link, 302),
+        (whatsapp, "GET", link, 302),
+        (googlebot, "GET", link, 302),
         (chidi, "POST", f"/api/products/{hidden['id']}/track-click", 404),
         (chidi, "GET", f"/s/{slug}/p/{hidden['id']}/whatsapp", 303),
     ]
@@ -324,6 +360,9 @@ async def test_the_report_refuses_bad_ranges_and_strangers(
         {"from": "2026-03-02", "to": "2026-03-01"},
         {"from": "2025-01-01", "to": "2026-01-02"},
         {"from": "x" * 40},
+        # The default 30 days before `to` would start before year 1.
+        {"to": "0001-01-05"},
+        {"to": "0001-01-29"},
     ):
         for path in ("/api/analytics", "/api/analytics/export.csv"):
             response = await client.get(path, headers=headers, params=params)
@@ -331,6 +370,17 @@ async def test_the_report_refuses_bad_ranges_and_strangers(
             assert response.json()["detail"]
     full_year = await report(client, headers, **{"from": "2024-01-01", "to": "2024-12-31"})
     assert len(full_year["days"]) == 366
+    edges: list[tuple[str | None, str]] = [
+        ("0001-01-01", "0001-01-01"),
+        ("0001-01-01", "0001-01-30"),
+        (None, "0001-01-30"),
+        ("9999-12-01", "9999-12-31"),
+    ]
+    for first, last in edges:
+        params = {"to": last} if first is None else {"from": first, "to": last}
+        assert (await report(client, headers, **params))["days"][-1]["date"] == last
+        csv = await client.get("/api/analytics/export.csv", headers=headers, params=params)
+        assert csv.status_code == 200
     one_day = await report(client, headers, **{"from": "2026-03-01", "to": "2026-03-01"})
     assert [day["date"] for day in one_day["days"]] == ["2026-03-01"]
     for path in ("/api/analytics", "/api/analytics/export.csv"):
@@ -462,6 +512,10 @@ async def test_the_insights_page_needs_a_session_and_shows_bad_ranges_as_a_page(
     assert bad.headers["content-type"].startswith("text/html")
     assert "`from` is not a day of the calendar" in bad.text
     assert bad.text.count('class="bar"') == 30
+    too_early = await client.get("/account/insights", params={"to": "0001-01-05"})
+    assert too_early.status_code == 422
+    assert too_early.headers["content-type"].startswith("text/html")
+    assert "`to` leaves no 30 days before it" in too_early.text
 
 
 # -- the store pages (/s/...), their order link, and orders --------------------------------------
@@ -542,6 +596,24 @@ async def test_store_and_product_pages_count_views_with_their_sources(
         "/api/analytics/export.csv", headers=headers, params={"from": today, "to": today}
     )
     assert response.text.splitlines()[1:] == [f"{today},7,6,3,0,0,0.00"]
+
+
+async def test_an_empty_ref_is_no_source(
+    app: FastAPI, client: httpx.AsyncClient, shoppers: ClientFactory
+) -> None:
+    headers, slug, _ = await store(client)
+    facebook = {"Referer": "https://l.facebook.com/"}
+    visits: list[tuple[str, str, dict[str, str]]] = [
+        ("203.0.113.1", f"/s/{slug}?ref=", facebook),
+        ("203.0.113.2", f"/s/{slug}?utm_source=&ref=", facebook),
+        ("203.0.113.3", f"/s/{slug}?ref=&utm_source=Status", facebook),
+        ("203.0.113.4", f"/api/store/{slug}?ref=", facebook),
+    ]
+    for address, path, extra in visits:
+        assert (await shoppers(address).get(path, headers=extra)).status_code == 200, path
+    await flushed(app)
+    sources = {row["source"]: row["views"] for row in (await report(client, headers))["sources"]}
+    assert sources == {"facebook": 2, "status": 1, "direct": 1}
 
 
 async def test_page_revalidations_count_only_for_a_visitor_not_seen_that_day(

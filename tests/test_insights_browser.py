@@ -26,7 +26,13 @@ SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "hei
 def api(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = server_env(database_url, PUBLIC_BASE_URL=base_url, ANALYTICS_FLUSH_SECONDS="0.2")
+    env = server_env(
+        database_url,
+        PUBLIC_BASE_URL=base_url,
+        ANALYTICS_FLUSH_SECONDS="0.2",
+        # Each shopper its own address: one client's taps count once (the click dedupe).
+        TRUSTED_PROXIES='["127.0.0.1"]',
+    )
     with running_api(env, tmp_path / "server.log", port=port) as url:
         yield url
 
@@ -39,7 +45,7 @@ async def traffic(api: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
         names = ("Ankara tote <b>bold</b>", "Aso oke wrap", "Adire scarf")
         products = [await create_product(client, headers, name=name) for name in names]
         for n in range(9):
-            agent = {"User-Agent": PHONE.format(n=n)}
+            agent = {"User-Agent": PHONE.format(n=n), "X-Forwarded-For": f"203.0.113.{n + 1}"}
             ref = ("instagram", "whatsapp", None)[n % 3]
             params = {"ref": ref} if ref else {}
             response = await client.get(f"/api/store/{slug}", params=params, headers=agent)

@@ -21,12 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
-from app.analytics.tally import S_VISITORS, VISITORS, Counts, Tally
+from app.analytics.tally import S_VISITORS, VISITORS, Counts, Mark, Tally
 from app.analytics.visitors import (
     GRACE,
     DatabaseVisitors,
     RedisVisitors,
     VisitorStore,
+    revalidation_mark,
     source_mark,
     visitor_mark,
 )
@@ -157,7 +158,8 @@ class Analytics:
         if b"ref=" not in query_string and b"utm_source=" not in query_string:
             return None
         values = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        return values.get("ref", values.get("utm_source"))
+        # An empty `ref=` is no source: `utm_source` or the Referer still tell.
+        return values.get("ref", "").strip() or values.get("utm_source", "").strip() or None
 
     def _own_view(self, request: Request, vendor_id: str) -> bool:
         """The vendor looking at their own store: a token of theirs whose signature verifies
@@ -233,21 +235,34 @@ class Analytics:
         marks = {visit: visitor_mark(keys[visit[1]], visit) for visit in tally.visits}
         async with self._engine.begin() as connection:
             new = await self._visitors.add(connection, {(k[1], m) for k, m in marks.items()})
-            by_source: dict[tuple[date, str], tuple[str, date, str]] = {}
+            by_source: dict[Mark, tuple[str, date, str]] = {}
+            # Revalidations counted here as views, and this batch's views that another worker
+            # may have counted that way first (their visitor being new to it, not yet to us).
+            revalidations: set[Mark] = set()
+            viewed: dict[Mark, tuple[str, date, str, str]] = {}
             for visit_key, visit in tally.visits.items():
-                vendor_id, day = visit_key[0], visit_key[1]
-                first = (day, marks[visit_key]) in new
+                vendor_id, day, mark = visit_key[0], visit_key[1], marks[visit_key]
+                first = (day, mark) in new
                 if first:
                     counts.day((vendor_id, day))[VISITORS] += 1
                     if not visit.counted:
                         for product_id, source in visit.revalidated:
                             counts.view(vendor_id, day, product_id or None, source)
                             visit.sources.add(source)
+                            revalidations.add((day, revalidation_mark(mark, product_id, source)))
+                else:
+                    for product_id, source in visit.viewed:
+                        again = (day, revalidation_mark(mark, product_id, source))
+                        viewed[again] = (vendor_id, day, product_id, source)
                 for source in visit.sources:
-                    mark = (day, source_mark(marks[visit_key], source))
-                    by_source[mark] = (vendor_id, day, source)
-            for mark in await self._visitors.add(connection, by_source):
-                counts.source(by_source[mark])[S_VISITORS] += 1
+                    by_source[(day, source_mark(mark, source))] = (vendor_id, day, source)
+            for source_key in await self._visitors.add(connection, by_source):
+                counts.source(by_source[source_key])[S_VISITORS] += 1
+            await self._visitors.add(connection, revalidations)
+            # That revalidation and this view are one view: the view counted here gives way.
+            for taken in await self._visitors.take(connection, viewed):
+                vendor_id, day, product_id, source = viewed[taken]
+                counts.view(vendor_id, day, product_id or None, source, by=-1)
         return counts
 
     async def _write(self, counts: Counts) -> None:

@@ -31,6 +31,9 @@ class Visit:
     sources: set[str] = field(default_factory=set)
     # A view answered in full (200) was counted in this batch.
     counted: bool = False
+    # What those views were, as (product id or "", source): another worker may have counted
+    # their revalidations first, not knowing the visitor yet (recorder.py takes those back).
+    viewed: set[tuple[str, str]] = field(default_factory=set)
     # Revalidations (304) as (product id or "", source): counted only for a visitor not seen
     # before that day, since the others revalidate a view already counted.
     revalidated: set[tuple[str, str]] = field(default_factory=set)
@@ -66,13 +69,15 @@ class Counts:
             counts = self.sources[key] = [0, 0]
         return counts
 
-    def view(self, vendor_id: str, day: date, product_id: str | None, source: str) -> None:
+    def view(
+        self, vendor_id: str, day: date, product_id: str | None, source: str, by: int = 1
+    ) -> None:
         if product_id is None:
-            self.day((vendor_id, day))[VIEWS] += 1
+            self.day((vendor_id, day))[VIEWS] += by
         else:
-            self.day((vendor_id, day))[PRODUCT_VIEWS] += 1
-            self.product((vendor_id, day, product_id))[P_VIEWS] += 1
-        self.source((vendor_id, day, source))[S_VIEWS] += 1
+            self.day((vendor_id, day))[PRODUCT_VIEWS] += by
+            self.product((vendor_id, day, product_id))[P_VIEWS] += by
+        self.source((vendor_id, day, source))[S_VIEWS] += by
 
     def merge(self, other: "Counts") -> None:
         """Add `other` in (a batch whose write failed goes back for the next flush)."""
@@ -121,6 +126,7 @@ class Tally:
             return
         visit.counted = True
         visit.sources.add(source)
+        visit.viewed.add((product_id or "", source))
         self.counts.view(key[0], key[1], product_id, source)
 
     def absorb(self, other: "Tally") -> None:
@@ -134,6 +140,7 @@ class Tally:
             mine.sources |= visit.sources
             mine.counted = mine.counted or visit.counted
             mine.revalidated |= visit.revalidated
+            mine.viewed |= visit.viewed
 
     def tap(self, vendor_id: str, day: date, product_id: str) -> None:
         self.counts.day((vendor_id, day))[TAPS] += 1

@@ -45,6 +45,12 @@ def source_mark(mark: str, source: str) -> str:
     return hashlib.sha256(f"{mark}\x1f{source}".encode()).hexdigest()[:32]
 
 
+def revalidation_mark(mark: str, product_id: str, source: str) -> str:
+    """A revalidation counted as a view by a worker that did not know the visitor yet (its
+    source is `[a-z0-9_-]`, so this never equals a source_mark)."""
+    return hashlib.sha256(f"{mark}\x1e{product_id}\x1e{source}".encode()).hexdigest()[:32]
+
+
 def insert_for(connection: AsyncConnection | AsyncEngine) -> Any:
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
@@ -54,6 +60,10 @@ class VisitorStore(Protocol):
 
     async def add(self, connection: AsyncConnection, marks: Iterable[Mark]) -> set[Mark]:
         """Store the marks; those not held before."""
+        ...
+
+    async def take(self, connection: AsyncConnection, marks: Iterable[Mark]) -> set[Mark]:
+        """Remove the marks; those that were held."""
         ...
 
     async def purge(self, before: date) -> None: ...
@@ -98,6 +108,24 @@ class DatabaseVisitors:
             new.update((row.day, row.mark) for row in await connection.execute(statement))
         return new
 
+    async def take(self, connection: AsyncConnection, marks: Iterable[Mark]) -> set[Mark]:
+        by_day: dict[date, list[str]] = {}
+        for day, mark in sorted(set(marks)):
+            by_day.setdefault(day, []).append(mark)
+        taken: set[Mark] = set()
+        for day, day_marks in by_day.items():
+            for start in range(0, len(day_marks), CHUNK):
+                statement = (
+                    delete(AnalyticsVisitor)
+                    .where(
+                        AnalyticsVisitor.day == day,
+                        AnalyticsVisitor.mark.in_(day_marks[start : start + CHUNK]),
+                    )
+                    .returning(AnalyticsVisitor.day, AnalyticsVisitor.mark)
+                )
+                taken.update((row.day, row.mark) for row in await connection.execute(statement))
+        return taken
+
     async def purge(self, before: date) -> None:
         async with self._engine.begin() as connection:
             await connection.execute(delete(AnalyticsVisitor).where(AnalyticsVisitor.day < before))
@@ -133,16 +161,28 @@ class RedisVisitors:
         return key
 
     async def add(self, connection: AsyncConnection, marks: Iterable[Mark]) -> set[Mark]:
+        return await self._each(marks, add=True)
+
+    async def take(self, connection: AsyncConnection, marks: Iterable[Mark]) -> set[Mark]:
+        return await self._each(marks, add=False)
+
+    async def _each(self, marks: Iterable[Mark], *, add: bool) -> set[Mark]:
+        """SADD (with the day's expiry) or SREM each mark; those that changed the set."""
         ordered = sorted(set(marks))
         if not ordered:
             return set()
         async with self._redis.pipeline(transaction=False) as pipe:
             for day, mark in ordered:
-                pipe.sadd(f"{REDIS_PREFIX}v:{day.isoformat()}", mark)
-            for day in {day for day, _ in ordered}:
-                pipe.expireat(f"{REDIS_PREFIX}v:{day.isoformat()}", self._expires(day))
-            added = await pipe.execute()
-        return {mark for mark, was_added in zip(ordered, added, strict=False) if was_added}
+                name = f"{REDIS_PREFIX}v:{day.isoformat()}"
+                if add:
+                    pipe.sadd(name, mark)
+                else:
+                    pipe.srem(name, mark)
+            if add:
+                for day in {day for day, _ in ordered}:
+                    pipe.expireat(f"{REDIS_PREFIX}v:{day.isoformat()}", self._expires(day))
+            changed = await pipe.execute()
+        return {mark for mark, did in zip(ordered, changed, strict=False) if did}
 
     async def purge(self, before: date) -> None:
         self._keys = {day: key for day, key in self._keys.items() if day >= before}

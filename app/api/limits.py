@@ -117,16 +117,19 @@ async def limit_registration(request: Request, limiter: LimiterDep, settings: Se
 async def counted_click(
     request: Request, limiter: RateLimiter, settings: Settings, *, product_id: str
 ) -> AsyncIterator[bool]:
-    """Whether this is the client's first click on the product in the window; if counting it
-    then fails (the database is away), the click is forgotten, so the client's retry counts."""
+    """Whether this is the client's first click on the product in the window, with limits on or
+    off (a dedupe, not a limit); if counting it then fails (the database is away), the click is
+    forgotten, so the client's retry counts."""
     client = client_ip(request)
-    hit = await limiter.hit("click", product_id, client, window=settings.CLICK_DEDUP_WINDOW_SECONDS)
+    hit = await limiter.seen(
+        "click", product_id, client, window=settings.CLICK_DEDUP_WINDOW_SECONDS
+    )
     first = hit is None or hit.count == 1
     try:
         yield first
     except BaseException:
         if first:
-            await limiter.reset("click", product_id, client)
+            await limiter.forget("click", product_id, client)
         raise
 
 

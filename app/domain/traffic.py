@@ -20,12 +20,14 @@ _REFERER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("x", ("x.com", "twitter.com", "t.co")),
 )
 
-# Link previews and crawlers: WhatsApp's and Facebook's fetchers name themselves, the rest say
-# bot, crawler or spider somewhere; none of them is a person opening the link. Scripts and
-# command-line clients are not guessed at: a person's own tools count as a visit.
+# Link previews and crawlers: WhatsApp's and Facebook's fetchers name themselves, the rest end
+# a name in "bot" (Googlebot/2.1, Slackbot-LinkExpanding, PetalBot;, TwitterBot)), say crawler or
+# spider, or give a contact URL (+http...); none of them is a person opening the link. "bot"
+# alone is no sign: phones are named CUBOT P50 or CUBOT_X19. Scripts and command-line clients
+# are not guessed at: a person's own tools count as a visit.
 _ROBOT = re.compile(
-    r"bot|crawl|spider|slurp|facebookexternalhit|facebookcatalog|whatsapp|embedly|"
-    r"preview|scrapy|feedfetcher|mediapartners|ia_archiver",
+    r"(?<!cu)bot(?:[/\-_;)]|$)|crawl|spider|\+https?://|slurp|facebookexternalhit|"
+    r"facebookcatalog|whatsapp|embedly|preview|scrapy|feedfetcher|mediapartners|ia_archiver",
     re.IGNORECASE,
 )
 
@@ -64,10 +66,10 @@ def view_source(
     referer_counts: bool = True,
     own_hosts: frozenset[str] = frozenset(),
 ) -> str:
-    """The source of a view: `ref` (or `utm_source`) when given, else the Referer's group when
-    the Referer counts (not for the JSON storefront, fetched by the frontend's own script), else
-    `direct`."""
-    if ref is not None:
+    """The source of a view: `ref` (or `utm_source`) when given and not blank, else the
+    Referer's group when the Referer counts (not for the JSON storefront, fetched by the
+    frontend's own script), else `direct`."""
+    if ref is not None and ref.strip():
         return clean_source(ref)
     if not referer_counts:
         return DIRECT
@@ -113,7 +115,13 @@ def report_range(start: str | None, end: str | None, today: date) -> tuple[date,
     """The days a report covers: `YYYY-MM-DD` bounds, both included, by default the last 30
     days to `today`; reversed or longer than 366 days is refused."""
     last = _iso_day("to", end) if end else today
-    first = _iso_day("from", start) if start else last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
+    if start:
+        first = _iso_day("from", start)
+    elif last.toordinal() >= DEFAULT_REPORT_DAYS:
+        first = last - timedelta(days=DEFAULT_REPORT_DAYS - 1)
+    else:
+        # The default 30 days would start before year 1, which no date can hold.
+        raise ReportRangeError("to", f"`to` leaves no {DEFAULT_REPORT_DAYS} days before it")
     if first > last:
         raise ReportRangeError("from", "`from` is after `to`")
     if (last - first).days + 1 > MAX_REPORT_DAYS:

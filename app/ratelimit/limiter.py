@@ -135,8 +135,11 @@ class AlreadyRunningError(Exception):
 class RateLimiter:
     """Named counters keyed by a keyed hash of who is counted (no email or address in clear)."""
 
-    def __init__(self, store: CounterStore | None, secret: str) -> None:
+    def __init__(self, store: CounterStore, secret: str, *, enforced: bool = True) -> None:
+        # The store is built whatever RATE_LIMIT_ENABLED says: a dedupe (seen()) is no limit
+        # and holds with limits off; `enforced=False` only makes hit() count nothing.
         self.store = store
+        self.enforced = enforced
         self._secret = secret.encode()
         self._skip_until = 0.0
         self._running: set[str] = set()
@@ -149,7 +152,14 @@ class RateLimiter:
 
     async def hit(self, name: str, *identity: str, window: int) -> Hit | None:
         """Count one more hit; None when limits are off or the store is unreachable."""
-        if self.store is None or time.monotonic() < self._skip_until:
+        if not self.enforced:
+            return None
+        return await self.seen(name, *identity, window=window)
+
+    async def seen(self, name: str, *identity: str, window: int) -> Hit | None:
+        """Count one more occurrence, whether or not limits are enforced (a dedupe, not a
+        limit); None when the store is unreachable."""
+        if time.monotonic() < self._skip_until:
             return None
         try:
             hit = await self.store.hit(self.key(name, *identity), window)
@@ -162,7 +172,12 @@ class RateLimiter:
         return hit
 
     async def reset(self, name: str, *identity: str) -> None:
-        if self.store is None or time.monotonic() < self._skip_until:
+        if self.enforced:
+            await self.forget(name, *identity)
+
+    async def forget(self, name: str, *identity: str) -> None:
+        """Clear a seen() counter, whether or not limits are enforced."""
+        if time.monotonic() < self._skip_until:
             return
         try:
             await self.store.reset(self.key(name, *identity))
@@ -187,11 +202,10 @@ class RateLimiter:
             self._running.discard(key)
 
     async def purge(self) -> int:
-        return 0 if self.store is None else await self.store.purge()
+        return await self.store.purge()
 
     async def close(self) -> None:
-        if self.store is not None:
-            await self.store.close()
+        await self.store.close()
 
     def _failed(self, exc: Exception) -> None:
         if not self._skip_until:
@@ -203,11 +217,9 @@ class RateLimiter:
 
 
 def build_rate_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
-    store: CounterStore | None = None
-    if settings.RATE_LIMIT_ENABLED:
-        store = (
-            RedisCounterStore(settings.REDIS_URL, settings.REDIS_TIMEOUT)
-            if settings.REDIS_URL
-            else DatabaseCounterStore(engine)
-        )
-    return RateLimiter(store, settings.SECRET_KEY)
+    store: CounterStore = (
+        RedisCounterStore(settings.REDIS_URL, settings.REDIS_TIMEOUT)
+        if settings.REDIS_URL
+        else DatabaseCounterStore(engine)
+    )
+    return RateLimiter(store, settings.SECRET_KEY, enforced=settings.RATE_LIMIT_ENABLED)

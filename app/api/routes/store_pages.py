@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from app.api.clicks import count_click
 from app.api.deps import LimiterDep, SessionDep, SettingsDep, analytics_for, events_for, reader_for
+from app.domain.traffic import is_robot
 from app.domain.whatsapp import wa_me_url
 from app.fastpath.shortcuts import fast_get
 from app.http.caching import PUBLIC_REVALIDATE, etag_matches, strong_etag
@@ -220,8 +221,10 @@ async def order_on_whatsapp(
     if not link.available:
         # Sold out since the page was loaded: back to the page, which says so.
         return RedirectResponse(path, status.HTTP_303_SEE_OTHER, headers=headers)
-    # A HEAD (a link checker, a preview fetcher) is no tap.
-    if request.scope.get(REQUESTED_METHOD) != "HEAD":
+    # A HEAD (a link checker) or a crawler's or preview fetcher's GET is no tap.
+    if request.scope.get(REQUESTED_METHOD) != "HEAD" and not is_robot(
+        request.headers.get("user-agent")
+    ):
         await count_click(request, session, limiter, settings, product_id=product_id)
     text = pages_service.order_message(link, settings.share_base_url + path)
     return RedirectResponse(
