@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Label, Select
 from sqlalchemy.orm import QueryableAttribute
@@ -150,3 +151,9 @@ def label_positions(statement: Select[Any]) -> dict[str, int]:
 def position(statement: Select[Any], label: str) -> int:
     """Where the column labelled `label` is in the statement's rows."""
     return label_positions(statement)[label]
+
+
+def encode(body: Any) -> bytes:
+    """A mapped body as JSON bytes: what pydantic's `to_json` writes for it (UTC as `Z`), at a
+    fraction of its cost on a 50-product page (bench/cpu.py)."""
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)

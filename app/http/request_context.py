@@ -117,8 +117,9 @@ class RequestContextMiddleware:
                 level="error" if status_code >= 500 else "info",
                 data={**fields, "request_id": ctx.request_id, "stage": "completed"},
             )
+            event = ctx.access_event
             access_logger.info(
-                "%s %s %s %.1fms user=%s client=%s%s",
+                "%s %s %s %.1fms user=%s client=%s%s%s",
                 method,
                 route or "<unmatched>",
                 status_code,
@@ -126,7 +127,8 @@ class RequestContextMiddleware:
                 ctx.user_id or "-",
                 client_hash,
                 " (private)" if client_private else "",
-                extra=fields,
+                f" {event['event']}" if event else "",
+                extra={**fields, **event} if event else fields,
             )
             # After the completed breadcrumb, so the error's event carries it.
             if isinstance(failure, Exception):

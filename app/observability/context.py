@@ -30,6 +30,9 @@ class RequestContext:
     traced: bool = False
     trace_id: str | None = None
     status_code: int = 500
+    # A business event of this request that rides on its access line instead of a line of its
+    # own (set by BusinessEvents.record for the per-view events of the hot routes).
+    access_event: dict[str, str | int] | None = None
 
     def add_breadcrumb(
         self, message: str, category: str, level: str, data: dict[str, Any] | None = None

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
-from pydantic_core import to_json
 
 from app.api.authentication import BearerDep, CurrentUser, live_session, unauthorized
 from app.api.clicks import count_click
@@ -20,6 +19,7 @@ from app.api.deps import (
 )
 from app.api.responses import errors, json_or_form_body
 from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
+from app.fastpath.mapping import encode
 from app.fastpath.shortcuts import fast_get
 from app.http.caching import JSON
 from app.models import Product
@@ -62,7 +62,7 @@ async def list_products(
         raise unauthorized()
     set_user_context(page.user_id)
     headers = {"X-Total-Count": str(page.total)}
-    return Response(to_json(page.items), media_type=JSON, headers=headers)
+    return Response(encode(page.items), media_type=JSON, headers=headers)
 
 
 @router.post(

@@ -3,10 +3,10 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
-from pydantic_core import to_json
 
 from app.api.deps import DEFAULT_LIMIT, Limit, Offset, analytics_for, events_for, reader_for
 from app.api.responses import errors
+from app.fastpath.mapping import encode
 from app.fastpath.shortcuts import fast_get
 from app.http.caching import revalidated_json
 from app.observability.events import BusinessEvent
@@ -46,7 +46,7 @@ async def read_store(
     )
     response = revalidated_json(
         request.headers.get("if-none-match"),
-        to_json(result.body),
+        encode(result.body),
         {"X-Total-Count": str(result.total)},
     )
     if offset == 0:
@@ -76,7 +76,7 @@ async def read_store_product(
         )
     if product is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Product not found")
-    response = revalidated_json(request.headers.get("if-none-match"), to_json(product.body))
+    response = revalidated_json(request.headers.get("if-none-match"), encode(product.body))
     analytics_for(request).product_view(
         request,
         product.vendor_id,
