@@ -3,12 +3,14 @@
 import asyncio
 import contextlib
 import gc
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import lru_cache, partial
 
 import anyio.to_thread
+import asyncpg
 import sentry_sdk
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -20,7 +22,9 @@ from app.db.session import create_session_factory
 from app.delivery.outbox import wake_on_commit
 from app.delivery.registry import build_deliverers
 from app.delivery.worker import DeliveryPolicy, DeliveryWorker
+from app.fastpath.changes import ChangeListener, forget_on_store_change
 from app.fastpath.reads import Reader
+from app.fastpath.recent import StoreReads
 from app.http.errors import install_error_handlers, keep_connection_after_error
 from app.http.stack import middleware, wrap
 from app.images.workers import ImageWorkers
@@ -37,6 +41,10 @@ from app.storage import create_storage
 from app.web.pages import Pages
 
 SITE_NAME = "QuickVendor"
+# Distinct store reads a worker keeps (each for at most STORE_CACHE_SECONDS): a 50-product
+# storefront is ~20 KB, so a few MB at most.
+STORE_READS_KEPT = 256
+LISTENER_NAME = "quickvendor-store-changes"
 
 
 class QuickVendorAPI(FastAPI):
@@ -75,6 +83,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         delivery.start()
     analytics: Analytics = app.state.analytics
     analytics.start()
+    listener: ChangeListener | None = app.state.store_change_listener
+    if listener is not None:
+        listener.start()
     # The app's ~150,000 long-lived objects (routes, models, SQLAlchemy's and pydantic's
     # machinery) made every full garbage collection a 75-100 ms pause for the requests in
     # flight, the whole of the storefront's p99; frozen, collections skip them.
@@ -96,6 +107,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await maintenance
     await app.state.rate_limiter.close()
+    if listener is not None:
+        await listener.stop()
     flush = partial(sentry_sdk.flush, timeout=app.state.settings.SENTRY_SHUTDOWN_TIMEOUT)
     await anyio.to_thread.run_sync(flush)
     await app.state.engine.dispose()
@@ -125,8 +138,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else None
     )
     app.state.delivery_worker = delivery
+    # On PostgreSQL a worker reuses a store read only while it hears the other workers' changes.
+    listens = engine.dialect.name == "postgresql" and settings.STORE_CACHE_SECONDS > 0
+    store_reads = StoreReads(
+        seconds=settings.STORE_CACHE_SECONDS, max_entries=STORE_READS_KEPT, trusted=not listens
+    )
+    app.state.store_reads = store_reads
+    origin = uuid.uuid4().hex
+    _, connect_kwargs = engine.dialect.create_connect_args(engine.url)
+    app.state.store_change_listener = (
+        ChangeListener(
+            partial(
+                asyncpg.connect,
+                **connect_kwargs,
+                timeout=5,
+                server_settings={"application_name": LISTENER_NAME},
+            ),
+            origin=origin,
+            forget=store_reads.forget_all,
+            trust=store_reads.trust,
+        )
+        if listens
+        else None
+    )
     app.state.session_factory = create_session_factory(
-        engine, info=wake_on_commit(delivery.wake) if delivery else None
+        engine,
+        info={
+            **(wake_on_commit(delivery.wake) if delivery else {}),
+            **forget_on_store_change(store_reads.forget_all, origin),
+        },
     )
     app.state.reader = Reader(
         engine,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics.recorder import Analytics
 from app.db.session import session_scope
 from app.fastpath.reads import Reader
+from app.fastpath.recent import StoreReads
 from app.mail.compose import EmailComposer
 from app.observability.events import BusinessEvents
 from app.ratelimit.limiter import RateLimiter
@@ -70,6 +71,12 @@ def analytics_for(request: Request) -> Analytics:
 
 async def get_events(request: Request) -> BusinessEvents:
     return events_for(request)
+
+
+def store_reads_for(request: Request) -> StoreReads:
+    """The app's recent public store reads (app/fastpath/recent.py)."""
+    reads: StoreReads = request.app.state.store_reads
+    return reads
 
 
 def reader_for(request: Request) -> Reader:

@@ -6,6 +6,7 @@ that describe it), so any change to the store or its products changes it at once
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import cookie_parser
@@ -36,15 +37,27 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-def revalidated_json(
-    if_none_match: str | None, body: bytes, headers: Mapping[str, str] | None = None
-) -> Response:
-    """The JSON body with its ETag, or a bodiless 304 when the client already holds it."""
+@dataclass(frozen=True, slots=True)
+class PublicJson:
+    """A public JSON body with its headers, ETag included: built once, answered many times."""
+
+    body: bytes
+    etag: str
+    headers: Mapping[str, str]
+
+
+def public_json(body: bytes, headers: Mapping[str, str] | None = None) -> PublicJson:
     etag = strong_etag(body, headers)
-    all_headers = {**(headers or {}), "ETag": etag, "Cache-Control": PUBLIC_REVALIDATE}
-    if etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers=all_headers)
-    return Response(body, media_type=JSON, headers=all_headers)
+    return PublicJson(
+        body, etag, {**(headers or {}), "ETag": etag, "Cache-Control": PUBLIC_REVALIDATE}
+    )
+
+
+def revalidated(if_none_match: str | None, answer: PublicJson) -> Response:
+    """The JSON body, or a bodiless 304 when the client already holds it."""
+    if etag_matches(if_none_match, answer.etag):
+        return Response(status_code=304, headers=dict(answer.headers))
+    return Response(answer.body, media_type=JSON, headers=dict(answer.headers))
 
 
 class NoStoreForCredentialsMiddleware:

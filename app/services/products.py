@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.fastpath.changes import NOT_SHOWN
 from app.fastpath.mapping import position
 from app.fastpath.reads import ReadConnection, ReadQuery
 from app.images.encode import EncodedPhoto
@@ -192,6 +193,8 @@ async def track_click(session: AsyncSession, *, product_id: str) -> str | None:
         .where(Product.id == product_id, Product.is_available.is_(True))
         .values(click_count=Product.click_count + 1)
         .returning(Product.user_id)
+        # A tap's count is not on the store's pages: their recent reads stay.
+        .execution_options(**{NOT_SHOWN: True})
     )
     await session.commit()
     return vendor_id

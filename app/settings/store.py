@@ -13,6 +13,10 @@ class StoreSettings(SettingsMixin):
     SHARE_BASE_URL: str | None = None
     # Country code given to local WhatsApp numbers written with a leading 0 (Nigeria: 234).
     DEFAULT_COUNTRY_CODE: str = Field(default="234", pattern=r"^[1-9][0-9]{0,2}$")
+    # How long a public store read (storefront JSON, store page) may be reused. A change made
+    # through the app is seen at once by every worker (PostgreSQL NOTIFY) and by its own
+    # process; this is the bound for anything else. At most 1 second; 0 reads every time.
+    STORE_CACHE_SECONDS: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("FRONTEND_URL")
     @classmethod

@@ -2,6 +2,7 @@
 before any script runs, the order link that counts the tap, and /robots.txt."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -9,7 +10,15 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from app.api.clicks import count_click
-from app.api.deps import LimiterDep, SessionDep, SettingsDep, analytics_for, events_for, reader_for
+from app.api.deps import (
+    LimiterDep,
+    SessionDep,
+    SettingsDep,
+    analytics_for,
+    events_for,
+    reader_for,
+    store_reads_for,
+)
 from app.domain.traffic import is_robot
 from app.domain.whatsapp import wa_me_url
 from app.fastpath.shortcuts import fast_get
@@ -148,14 +157,20 @@ def _product_context(view: ProductView, settings: Settings) -> dict[str, object]
     }
 
 
+async def _fetch_store(request: Request, identifier: str, page: int) -> Fetched[StoreView] | None:
+    async with reader_for(request).connect() as db:
+        return await pages_service.fetch_store(db, identifier=identifier, page=page)
+
+
 @fast_get(router, "/s/{identifier}", response_class=Response, include_in_schema=False)
 async def store_page(identifier: str, request: Request) -> Response:
     """A store's page: its available products, newest first, 24 a page (`?page=N`)."""
     page = _page_number(request)
     if page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, PAGE_NOT_FOUND)
-    async with reader_for(request).connect() as db:
-        fetched = await pages_service.fetch_store(db, identifier=identifier, page=page)
+    fetched: Fetched[StoreView] | None = await store_reads_for(request).pages.get(
+        (identifier, page), partial(_fetch_store, request, identifier, page)
+    )
     if fetched is None:
         # One statement cannot tell a page past the end from a missing store.
         detail = STORE_NOT_FOUND if page == 1 else STORE_OR_PAGE_NOT_FOUND
