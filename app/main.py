@@ -139,7 +139,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         concurrency=settings.IMAGE_DECODE_CONCURRENCY,
         wait_seconds=settings.IMAGE_DECODE_WAIT_SECONDS,
     )
-    app.state.rate_limiter = build_rate_limiter(settings, engine)
+    # Without Redis, the counters get connections of their own: requests count while holding
+    # one of the pool's (DatabaseCounterStore), so counting from it could deadlock the pool.
+    counters = (
+        None
+        if settings.REDIS_URL
+        else create_engine(
+            settings, pool_size=settings.RATE_LIMIT_DB_POOL_SIZE, name="quickvendor-limits"
+        )
+    )
+    app.state.rate_limiter = build_rate_limiter(settings, counters)
     app.state.events = BusinessEvents(settings)
     app.state.analytics = Analytics(settings, engine)
     app.state.pages = Pages(site_name=SITE_NAME)

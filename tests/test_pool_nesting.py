@@ -71,9 +71,7 @@ def limiter_warnings(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.
 
 
 async def all_at_once(make: Callable[[], Awaitable[httpx.Response]]) -> list[httpx.Response]:
-    return await asyncio.wait_for(
-        asyncio.gather(*(make() for _ in range(CONCURRENT))), HANG
-    )
+    return await asyncio.wait_for(asyncio.gather(*(make() for _ in range(CONCURRENT))), HANG)
 
 
 async def counter_hits(engine: AsyncEngine, name: str) -> list[int]:

@@ -34,13 +34,23 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, pool_size: int | None = None, name: str = "quickvendor-api"
+) -> AsyncEngine:
+    """The app's engine; with `pool_size`, another engine on the same database with a pool of
+    its own of that size and no overflow (the rate-limit counters', `app/main.py`), its
+    PostgreSQL connections named `name` in pg_stat_activity."""
     if settings.is_sqlite:
+        # SQLAlchemy's own pool for aiosqlite files (5 + 10 overflow) unless a size is given.
+        own_pool: dict[str, Any] = (
+            {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
+        )
         engine = create_async_engine(
             settings.DATABASE_URL,
             connect_args={"timeout": 15},
             pool_pre_ping=False,
             hide_parameters=True,
+            **own_pool,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
@@ -54,12 +64,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.DB_STATEMENT_TIMEOUT_MS:
         connect_args["server_settings"] = {
             "statement_timeout": str(settings.DB_STATEMENT_TIMEOUT_MS),
-            "application_name": "quickvendor-api",
+            "application_name": name,
         }
     engine = create_async_engine(
         settings.DATABASE_URL,
-        pool_size=settings.DB_POOL_SIZE,
-        max_overflow=settings.DB_MAX_OVERFLOW,
+        pool_size=settings.DB_POOL_SIZE if pool_size is None else pool_size,
+        max_overflow=settings.DB_MAX_OVERFLOW if pool_size is None else 0,
         pool_timeout=settings.DB_POOL_TIMEOUT,
         pool_recycle=settings.DB_POOL_RECYCLE,
         # Pinged only after DB_POOL_PING_AFTER_IDLE_SECONDS idle (_ping_when_idle), not on every
