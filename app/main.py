@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         None
         if settings.REDIS_URL
         else create_engine(
-            settings, pool_size=settings.RATE_LIMIT_DB_POOL_SIZE, name="quickvendor-limits"
+            settings, pool_size=settings.RATE_LIMIT_DB_POOL_SIZE, name="quickvendor-counters"
         )
     )
     app.state.rate_limiter = build_rate_limiter(settings, counters)
