@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.analytics.recorder import Analytics
 from app.api.router import include_routes
-from app.db.engine import create_engine
+from app.db.engine import create_companion_engine, create_engine
 from app.db.session import create_session_factory
 from app.delivery.outbox import wake_on_commit
 from app.delivery.registry import build_deliverers
@@ -144,8 +144,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     counters = (
         None
         if settings.REDIS_URL
-        else create_engine(
-            settings, pool_size=settings.RATE_LIMIT_DB_POOL_SIZE, name="quickvendor-counters"
+        else create_companion_engine(
+            settings,
+            engine,
+            pool_size=settings.RATE_LIMIT_DB_POOL_SIZE,
+            name="quickvendor-counters",
         )
     )
     app.state.rate_limiter = build_rate_limiter(settings, counters)

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
-from tests.conftest import PASSWORD, client_for, make_settings
+from tests.conftest import PASSWORD, client_for, make_settings, postgres_only
 from tests.order_helpers import open_shop, place
 
 # More than either pool: 2 on PostgreSQL here, 5 + 10 overflow on SQLite.
@@ -149,3 +149,33 @@ async def test_concurrent_logins_beyond_the_pool_are_all_counted(
     assert warnings == []
     # The shop's own login, then these.
     assert await counter_hits(engine, "login-ip") == [CONCURRENT + 1]
+
+
+@postgres_only
+async def test_the_counters_connections_close_with_the_apps_engine(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """The counters' engine goes with the app's (the teardown the lifespan and the tests do)."""
+
+    async def open_counter_connections() -> int:
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND application_name = 'quickvendor-counters'"
+                )
+            )
+        return int(found or 0)
+
+    app = create_app(make_settings(database_url, REDIS_URL=None))
+    async with client_for(app) as client:
+        shop = await open_shop(client, "ada@example.com", {})
+        product_id = shop.products[0]["id"]
+        assert (await client.post(f"/api/products/{product_id}/track-click")).status_code == 200
+    assert await open_counter_connections() == 1
+    await app.state.engine.dispose()
+    for _ in range(50):  # the server notices a closed connection a moment later
+        if await open_counter_connections() == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await open_counter_connections() == 0

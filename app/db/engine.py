@@ -37,9 +37,9 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 def create_engine(
     settings: Settings, *, pool_size: int | None = None, name: str = "quickvendor-api"
 ) -> AsyncEngine:
-    """The app's engine; with `pool_size`, another engine on the same database with a pool of
-    its own of that size and no overflow (the rate-limit counters', `app/main.py`), its
-    PostgreSQL connections named `name` in pg_stat_activity."""
+    """The app's engine; with `pool_size`, a pool of that size and no overflow instead of the
+    settings' (create_companion_engine), its PostgreSQL connections named `name` in
+    pg_stat_activity."""
     if settings.is_sqlite:
         # SQLAlchemy's own pool for aiosqlite files (5 + 10 overflow) unless a size is given.
         own_pool: dict[str, Any] = (
@@ -83,6 +83,26 @@ def create_engine(
     if settings.SENTRY_DSN:
         _record_queries(engine)
     _ping_when_idle(engine, settings.DB_POOL_PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+def create_companion_engine(
+    settings: Settings, parent: AsyncEngine, *, pool_size: int, name: str
+) -> AsyncEngine:
+    """Another engine on `parent`'s database, with a pool of its own (`pool_size`, no overflow)
+    for work done while a request holds one of `parent`'s connections, so that work never waits
+    on the pool its caller holds; disposing of `parent` disposes of it too.
+
+    On SQLite it is more connections to the same file, under the same WAL and busy timeout: a
+    pool apart changes what waits for a pooled connection, not what waits for the file's lock.
+    """
+    engine = create_engine(settings, pool_size=pool_size, name=name)
+
+    def dispose_with_parent(_parent: Any) -> None:
+        # Called inside AsyncEngine.dispose()'s greenlet, where the async drivers' close runs.
+        engine.sync_engine.dispose()
+
+    event.listen(parent.sync_engine, "engine_disposed", dispose_with_parent)
     return engine
 
 

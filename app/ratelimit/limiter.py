@@ -88,7 +88,7 @@ class RedisCounterStore:
 
 class DatabaseCounterStore:
     """Counters as rows upserted in their own short transaction (never the request's), on an
-    engine of their own, disposed by close().
+    engine of their own (`app/main.py`), disposed by close() or with the app's engine.
 
     Never the requests' engine: a request counts while it holds a connection of that pool (its
     session's), so when every one was held that way, each holder waited for a second one and
