@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
-from tests.conftest import PASSWORD, client_for, make_settings, postgres_only
+from tests.conftest import PASSWORD, client_for, make_settings, postgres_only, vendor
 from tests.order_helpers import open_shop, place
 
 # More than either pool: 2 on PostgreSQL here, 5 + 10 overflow on SQLite.
@@ -133,7 +133,9 @@ async def test_concurrent_orders_beyond_the_pool_are_all_limited(
 async def test_concurrent_logins_beyond_the_pool_are_all_counted(
     small_pool_app: AppFactory, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A login clears its failed attempts with the session that found the account still open."""
+    """A login counts before its session reads, and clears its failed attempts after the
+    session ended its read (no connection held while hashing): it does not nest, and must not
+    start to."""
     app = small_pool_app(RATE_LIMIT_ENABLED=True, LOGIN_IP_LIMIT=1000, LOGIN_ACCOUNT_LIMIT=1000)
     async with client_for(app) as client:
         await open_shop(client, "ada@example.com")
@@ -149,6 +151,38 @@ async def test_concurrent_logins_beyond_the_pool_are_all_counted(
     assert warnings == []
     # The shop's own login, then these.
     assert await counter_hits(engine, "login-ip") == [CONCURRENT + 1]
+
+
+async def test_concurrent_password_checks_beyond_the_pool_are_all_counted(
+    small_pool_app: AppFactory, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A password check counts while the session that resolved the token holds its connection
+    (wrong passwords here: a 400 each, nothing changed)."""
+    app = small_pool_app(
+        RATE_LIMIT_ENABLED=True,
+        REGISTER_IP_LIMIT=1000,
+        LOGIN_IP_LIMIT=1000,
+        PASSWORD_CHECK_RATE_LIMIT_CLIENT=1000,
+    )
+    async with client_for(app) as client:
+        tokens = [await vendor(client, f"vendor{n}@example.com") for n in range(CONCURRENT)]
+        change = {"current_password": "not-the-password", "new_password": "another-horse-43"}
+        with limiter_warnings(caplog) as warnings:
+            responses = await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        client.post("/api/users/me/password", json=change, headers=headers)
+                        for headers in tokens
+                    )
+                ),
+                HANG,
+            )
+    assert [r.status_code for r in responses] == [400] * CONCURRENT, [
+        r.text for r in responses if r.status_code != 400
+    ][:3]
+    assert warnings == []
+    assert await counter_hits(engine, "password-check-client") == [CONCURRENT]
+    assert await counter_hits(engine, "password-check-account") == [1] * CONCURRENT
 
 
 @postgres_only
