@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.analytics.recorder import Analytics
 from app.api.router import include_routes
-from app.db.engine import create_engine
+from app.db.engine import create_companion_engine, create_engine
 from app.db.session import create_session_factory
 from app.delivery.outbox import wake_on_commit
 from app.delivery.registry import build_deliverers
@@ -179,7 +179,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         concurrency=settings.IMAGE_DECODE_CONCURRENCY,
         wait_seconds=settings.IMAGE_DECODE_WAIT_SECONDS,
     )
-    app.state.rate_limiter = build_rate_limiter(settings, engine)
+    # Without Redis, the counters get connections of their own: requests count while holding
+    # one of the pool's (DatabaseCounterStore), so counting from it could deadlock the pool.
+    counters = (
+        None
+        if settings.REDIS_URL
+        else create_companion_engine(
+            settings,
+            engine,
+            pool_size=settings.RATE_LIMIT_DB_POOL_SIZE,
+            name="quickvendor-counters",
+        )
+    )
+    app.state.rate_limiter = build_rate_limiter(settings, counters)
     app.state.events = BusinessEvents(settings)
     app.state.analytics = Analytics(settings, engine)
     app.state.pages = Pages(site_name=SITE_NAME)

@@ -171,6 +171,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
+    await application.state.rate_limiter.close()
     await application.state.engine.dispose()
 
 

@@ -65,6 +65,7 @@ async def db_limited_app(database_url: str, engine: AsyncEngine) -> AsyncIterato
     """An app with limits on and their counters in the database."""
     application = create_app(make_settings(database_url, RATE_LIMIT_ENABLED=True))
     yield application
+    await application.state.rate_limiter.close()
     await application.state.engine.dispose()
 
 

@@ -34,13 +34,23 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, pool_size: int | None = None, name: str = "quickvendor-api"
+) -> AsyncEngine:
+    """The app's engine; with `pool_size`, a pool of that size and no overflow instead of the
+    settings' (create_companion_engine), its PostgreSQL connections named `name` in
+    pg_stat_activity."""
     if settings.is_sqlite:
+        # SQLAlchemy's own pool for aiosqlite files (5 + 10 overflow) unless a size is given.
+        own_pool: dict[str, Any] = (
+            {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
+        )
         engine = create_async_engine(
             settings.DATABASE_URL,
             connect_args={"timeout": 15},
             pool_pre_ping=False,
             hide_parameters=True,
+            **own_pool,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "before_cursor_execute", _refuse_unstorable_text)
@@ -54,12 +64,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.DB_STATEMENT_TIMEOUT_MS:
         connect_args["server_settings"] = {
             "statement_timeout": str(settings.DB_STATEMENT_TIMEOUT_MS),
-            "application_name": "quickvendor-api",
+            "application_name": name,
         }
     engine = create_async_engine(
         settings.DATABASE_URL,
-        pool_size=settings.DB_POOL_SIZE,
-        max_overflow=settings.DB_MAX_OVERFLOW,
+        pool_size=settings.DB_POOL_SIZE if pool_size is None else pool_size,
+        max_overflow=settings.DB_MAX_OVERFLOW if pool_size is None else 0,
         pool_timeout=settings.DB_POOL_TIMEOUT,
         pool_recycle=settings.DB_POOL_RECYCLE,
         # Pinged only after DB_POOL_PING_AFTER_IDLE_SECONDS idle (_ping_when_idle), not on every
@@ -73,6 +83,26 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.SENTRY_DSN:
         _record_queries(engine)
     _ping_when_idle(engine, settings.DB_POOL_PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+def create_companion_engine(
+    settings: Settings, parent: AsyncEngine, *, pool_size: int, name: str
+) -> AsyncEngine:
+    """Another engine on `parent`'s database, with a pool of its own (`pool_size`, no overflow)
+    for work done while a request holds one of `parent`'s connections, so that work never waits
+    on the pool its caller holds; disposing of `parent` disposes of it too.
+
+    On SQLite it is more connections to the same file, under the same WAL and busy timeout: a
+    pool apart changes what waits for a pooled connection, not what waits for the file's lock.
+    """
+    engine = create_engine(settings, pool_size=pool_size, name=name)
+
+    def dispose_with_parent(_parent: Any) -> None:
+        # Called inside AsyncEngine.dispose()'s greenlet, where the async drivers' close runs.
+        engine.sync_engine.dispose()
+
+    event.listen(parent.sync_engine, "engine_disposed", dispose_with_parent)
     return engine
 
 

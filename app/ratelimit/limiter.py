@@ -87,7 +87,14 @@ class RedisCounterStore:
 
 
 class DatabaseCounterStore:
-    """Counters as rows upserted in their own short transaction (never the request's)."""
+    """Counters as rows upserted in their own short transaction (never the request's), on an
+    engine of their own (`app/main.py`), disposed by close() or with the app's engine.
+
+    Never the requests' engine: a request counts while it holds a connection of that pool (its
+    session's), so when every one was held that way, each holder waited for a second one and
+    none went on until DB_POOL_TIMEOUT. A counter's connection is held for one statement and
+    waits for nothing else, so requests waiting for one always get it.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -125,7 +132,7 @@ class DatabaseCounterStore:
         return int(result.rowcount)
 
     async def close(self) -> None:
-        return None
+        await self._engine.dispose()
 
 
 class AlreadyRunningError(Exception):
@@ -216,10 +223,15 @@ class RateLimiter:
         self._skip_until = time.monotonic() + RETRY_AFTER_FAILURE_SECONDS
 
 
-def build_rate_limiter(settings: Settings, engine: AsyncEngine) -> RateLimiter:
-    store: CounterStore = (
-        RedisCounterStore(settings.REDIS_URL, settings.REDIS_TIMEOUT)
-        if settings.REDIS_URL
-        else DatabaseCounterStore(engine)
-    )
+def build_rate_limiter(settings: Settings, counters: AsyncEngine | None) -> RateLimiter:
+    """Counters in Redis when REDIS_URL is set, else in the database through `counters`, an
+    engine for them alone (not the requests': see DatabaseCounterStore), which the limiter's
+    close() disposes."""
+    store: CounterStore
+    if settings.REDIS_URL:
+        store = RedisCounterStore(settings.REDIS_URL, settings.REDIS_TIMEOUT)
+    elif counters is None:
+        raise ValueError("database counters need an engine of their own")
+    else:
+        store = DatabaseCounterStore(counters)
     return RateLimiter(store, settings.SECRET_KEY, enforced=settings.RATE_LIMIT_ENABLED)

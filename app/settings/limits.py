@@ -10,6 +10,11 @@ class LimitSettings(SettingsMixin):
     # fail open with a logged warning while it is away), else in the database.
     REDIS_URL: str | None = None
     REDIS_TIMEOUT: float = Field(default=0.5, gt=0)
+    # Without REDIS_URL: each worker's connections for the counters, a pool of their own beside
+    # the DB_POOL_SIZE the requests use. A request counts while it holds one of those (a click,
+    # an order), so from the same pool, requests holding every connection all waited for a
+    # second one until DB_POOL_TIMEOUT. A count is one short statement: two serve a busy worker.
+    RATE_LIMIT_DB_POOL_SIZE: int = Field(default=2, ge=1)
     RATE_LIMIT_ENABLED: bool = True
     LOGIN_IP_LIMIT: int = Field(default=10, ge=1)
     LOGIN_IP_WINDOW_SECONDS: int = Field(default=60, ge=1)
