@@ -5,9 +5,10 @@ Statements are counted over real HTTP requests on the app's own pool: those SQLA
 driver's query logger), transaction control included; no timing anywhere.
 """
 
+import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,9 +25,10 @@ from app.schemas.product import ProductOut, Storefront, StoreProduct
 from tests.conftest import postgres_only, register, vendor
 
 
-@contextmanager
-def recorded_statements(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
+@asynccontextmanager
+async def recorded_statements(app: FastAPI) -> AsyncIterator[list[tuple[str, Any]]]:
     statements: list[tuple[str, Any]] = []
+    watched: list[asyncpg.Connection] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         statements.append((statement, parameters))
@@ -37,26 +39,28 @@ def recorded_statements(app: FastAPI) -> Iterator[list[tuple[str, Any]]]:
     def watch(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         driver = dbapi_connection.driver_connection
         if isinstance(driver, asyncpg.Connection):
+            # Kept until the end: asyncpg calls its loggers soon after a query, by when the
+            # connection may be back in the pool.
             driver.add_query_logger(record_native)
-
-    def unwatch(dbapi_connection: Any, _record: Any) -> None:
-        driver = dbapi_connection.driver_connection
-        if isinstance(driver, asyncpg.Connection):
-            driver.remove_query_logger(record_native)
+            watched.append(driver)
 
     sync_engine = app.state.engine.sync_engine
     listeners = [
         (sync_engine, "before_cursor_execute", record),
         (sync_engine.pool, "checkout", watch),
-        (sync_engine.pool, "checkin", unwatch),
     ]
     for target, name, listener in listeners:
         event.listen(target, name, listener)
     try:
         yield statements
+        # asyncpg calls its loggers on the loop's next turns after a query.
+        for _ in range(3):
+            await asyncio.sleep(0)
     finally:
         for target, name, listener in listeners:
             event.remove(target, name, listener)
+        for driver in watched:
+            driver.remove_query_logger(record_native)
 
 
 async def add_products(engine: AsyncEngine, user_id: str, count: int) -> list[str]:
@@ -92,7 +96,7 @@ async def test_statement_counts_do_not_grow_with_the_store(
     available = sum(1 for index in range(size) if index % 5 != 4)
     shown = min(available, 200)
 
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         response = await client.get(f"/api/store/{me['store_slug']}")
     assert response.status_code == 200
     assert len(response.json()["products"]) == shown
@@ -100,19 +104,19 @@ async def test_statement_counts_do_not_grow_with_the_store(
     # The vendor joined to the page of products: one statement.
     assert len(statements) == 1, statements
 
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         response = await client.get(f"/api/store/{me['store_slug']}?offset=100000")
     assert response.status_code == 200
     assert response.json()["products"] == []
     assert response.headers["X-Total-Count"] == str(available)
     assert 1 <= len(statements) <= 2, statements
 
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         response = await client.get(f"/api/store/{me['store_slug']}/products/{ids[0]}")
     assert response.status_code == 200
     assert 1 <= len(statements) <= 2, statements
 
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         response = await client.get("/api/products", headers=headers)
     assert response.status_code == 200
     assert len(response.json()) == min(size, 200)
@@ -120,7 +124,7 @@ async def test_statement_counts_do_not_grow_with_the_store(
     # The session check joined to the page: one statement.
     assert len(statements) == 1, statements
 
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         response = await client.get("/api/products?offset=100000", headers=headers)
     assert response.status_code == 200
     assert response.json() == []
@@ -129,12 +133,12 @@ async def test_statement_counts_do_not_grow_with_the_store(
 
 
 async def test_missing_store_costs_one_statement(app: FastAPI, client: httpx.AsyncClient) -> None:
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         response = await client.get("/api/store/nobody-here")
     assert response.status_code == 404
     assert response.json()["detail"] == "Store not found"
     assert len(statements) == 1
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         response = await client.get("/api/store/nobody-here?offset=50")
     assert response.status_code == 404
     assert len(statements) <= 2
@@ -282,7 +286,7 @@ async def test_store_lookups_use_indexes_on_a_large_table(
     product_id = await add_bulk_stores(engine)
     headers = await vendor(client, "bola@example.com")
 
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         assert (await client.get("/api/store/bulk-7")).status_code == 200
         assert (await client.get("/api/store/bulk-7?offset=9999")).status_code == 200
         assert (await client.get(f"/api/store/bulk-7/products/{product_id}")).status_code == 200

@@ -561,11 +561,11 @@ async def test_one_statement_a_page_whatever_the_store_size(
     app.state.store_reads.trust(False)
     for path in ("/s/ada", "/s/ada?page=2", f"/s/ada/p/{ids[0]}", "/s/nobody", "/s/ada?page=9"):
         for _ in range(2):  # rendered, then served again: the rows are still read each time
-            with recorded_statements(app) as statements:
+            async with recorded_statements(app) as statements:
                 response = await client.get(path)
             assert response.status_code in (200, 404), path
             assert len(statements) == 1, (path, statements)
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         assert (await client.get("/s/ada?page=0")).status_code == 404
         assert (await client.get("/s/ada/p/" + "x" * 101)).status_code == 404
     assert statements == []
@@ -577,7 +577,7 @@ async def test_store_page_statements_use_indexes_on_a_large_table(
 ) -> None:
     await vendor(client, "ada@example.com")
     product_id = await add_bulk_stores(engine)
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         assert (await client.get("/s/bulk-7")).status_code == 200
         assert (await client.get("/s/bulk-7?page=3")).status_code == 200
         assert (await client.get(f"/s/bulk-7/p/{product_id}")).status_code == 200

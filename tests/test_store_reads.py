@@ -62,7 +62,7 @@ async def test_views_within_the_window_read_nothing(
         await create_product(client, headers, name="Ankara dress")
         store, page = await client.get("/api/store/ada"), await client.get("/s/ada")
         assert store.status_code == page.status_code == 200
-        with recorded_statements(app) as statements:
+        async with recorded_statements(app) as statements:
             again = await client.get("/api/store/ada")
             page_again = await client.get("/s/ada")
             revalidated = await client.get(
@@ -74,7 +74,7 @@ async def test_views_within_the_window_read_nothing(
         assert page_again.content == page.content
         assert revalidated.status_code == 304
         # Another page, another limit: reads of their own.
-        with recorded_statements(app) as statements:
+        async with recorded_statements(app) as statements:
             assert (await client.get("/api/store/ada?limit=1")).status_code == 200
         assert len(statements) == 1
 
@@ -94,7 +94,7 @@ async def test_concurrent_views_of_a_cold_store_share_one_read(
     async with serving(app):
         headers = await vendor(client)
         await create_product(client, headers)
-        with recorded_statements(app) as statements:
+        async with recorded_statements(app) as statements:
             answers = await asyncio.gather(*(client.get("/api/store/ada") for _ in range(20)))
         assert [a.status_code for a in answers] == [200] * 20
         assert len({a.content for a in answers}) == 1
@@ -156,7 +156,7 @@ async def test_a_tap_keeps_the_recent_reads(app: FastAPI, client: httpx.AsyncCli
         await client.get("/api/store/ada")
         tapped = await client.post(f"/api/products/{product['id']}/track-click")
         assert tapped.status_code == 200
-        with recorded_statements(app) as statements:
+        async with recorded_statements(app) as statements:
             assert (await client.get("/api/store/ada")).status_code == 200
         assert statements == []
 
@@ -209,13 +209,13 @@ async def test_without_its_listener_a_worker_reads_every_time(
         reads = app.state.store_reads.storefront
         await until(lambda: not reads.trusted)
         for _ in range(2):
-            with recorded_statements(app) as statements:
+            async with recorded_statements(app) as statements:
                 assert (await client.get("/api/store/ada")).status_code == 200
             assert len(statements) == 1
         # It connects again, and reuse resumes.
         await until(lambda: reads.trusted)
         await client.get("/api/store/ada")
-        with recorded_statements(app) as statements:
+        async with recorded_statements(app) as statements:
             assert (await client.get("/api/store/ada")).status_code == 200
         assert statements == []
 

@@ -11,11 +11,13 @@ embedded default needs its type conversions (cents, booleans, dates).
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Select
+from sqlalchemy import Dialect, Select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from app.db.errors import (
     BROKEN_CONNECTION,
@@ -42,12 +44,12 @@ class ReadQuery:
         self.native = statement if native is None else native
         self._compiled: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
-    def positional(self, engine: AsyncEngine, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    def positional(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The SQL text and its positional arguments: `params`, else the statement's own values
         (such as a `.limit(1)`)."""
-        key = engine.dialect.name
+        key = dialect.name
         if key not in self._compiled:
-            compiled = self.native.compile(dialect=engine.dialect)
+            compiled = self.native.compile(dialect=dialect)
             names = tuple(compiled.positiontup or ())
             own = {
                 name: v for name, v in compiled.params.items() if not compiled.binds[name].required
@@ -58,25 +60,37 @@ class ReadQuery:
 
 
 class ReadConnection:
-    def __init__(self, connection: AsyncConnection, driver: asyncpg.Connection | None) -> None:
+    """A request's pooled connection for its reads: the asyncpg driver itself on PostgreSQL,
+    SQLAlchemy's connection on SQLite."""
+
+    def __init__(
+        self,
+        connection: AsyncConnection | None,
+        raw: PoolProxiedConnection | None,
+        dialect: Dialect,
+    ) -> None:
         self._connection = connection
-        self._driver = driver
+        self._raw = raw
+        self._driver: asyncpg.Connection | None = raw.driver_connection if raw else None
+        self._dialect = dialect
 
     async def fetch(self, query: ReadQuery, params: Mapping[str, Any]) -> list[Row]:
         # The same refusal the engine's before_cursor_execute hook gives every other statement.
         refuse_unstorable(params)
-        if self._driver is None:
-            result = await self._connection.execute(query.statement, dict(params))
+        driver, raw = self._driver, self._raw
+        if driver is None or raw is None:
+            result = await cast(AsyncConnection, self._connection).execute(
+                query.statement, dict(params)
+            )
             return list(result.all())
-        driver = self._driver
-        sql, args = query.positional(self._connection.engine, params)
+        sql, args = query.positional(self._dialect, params)
         try:
             with db_span(sql, "postgresql"):
                 return list[Row](await driver.fetch(sql, *args))
         except _DRIVER_ERRORS as error:
             if driver.is_closed() or isinstance(error, BROKEN_CONNECTION):
                 # The pool must not hand this connection out again.
-                await self._connection.invalidate(error)
+                await greenlet_spawn(raw.invalidate, error)
             if driver.is_closed() or is_unavailable(error):
                 raise DatabaseUnavailableError(type(error).__name__) from error
             raise
@@ -97,6 +111,8 @@ class Reader:
 
     def __init__(self, engine: AsyncEngine, *, capacity: int, timeout: float) -> None:
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._sync_engine = engine.sync_engine
+        self._dialect = engine.dialect
         self._native = engine.dialect.driver == "asyncpg"
         self._turns = asyncio.Semaphore(capacity)
         self._timeout = timeout
@@ -105,12 +121,18 @@ class Reader:
     async def connect(self) -> AsyncIterator[ReadConnection]:
         await self._take_turn()
         try:
-            async with self.engine.connect() as connection:
-                driver = None
-                if self._native:
-                    raw = await connection.get_raw_connection()
-                    driver = raw.driver_connection
-                yield ReadConnection(connection, driver)
+            if self._native:
+                # The pooled connection itself, checked out and in with one switch into
+                # SQLAlchemy's sync pool each: an AsyncConnection around it cost as much again
+                # (40 µs against 80 a read with its statement, measured in a loop of 5,000).
+                raw = await greenlet_spawn(self._sync_engine.raw_connection)
+                try:
+                    yield ReadConnection(None, raw, self._dialect)
+                finally:
+                    await greenlet_spawn(raw.close)
+            else:
+                async with self.engine.connect() as connection:
+                    yield ReadConnection(connection, None, self._dialect)
         finally:
             self._turns.release()
 

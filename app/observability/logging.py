@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import orjson
+
 from app.observability.context import request_context
 from app.observability.redaction import redact_text
 from app.settings import Settings
@@ -116,7 +118,12 @@ class JsonFormatter(ReadableFormatter):
         }
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+        try:
+            # A tenth of json.dumps's time, on a line written for every request.
+            return orjson.dumps(payload, default=str).decode()
+        except orjson.JSONEncodeError:
+            # What orjson refuses (a lone surrogate from a client, an int past 64 bits).
+            return json.dumps(payload, default=str)
 
 
 def configure_logging(settings: Settings) -> None:

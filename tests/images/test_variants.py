@@ -191,7 +191,7 @@ async def test_photo_details_reads_one_statement_and_skips_unknown_urls(
     )
     first, second = product["image_urls"]
     await details(app, [first])  # a first connection runs the driver's own set-up statements
-    with recorded_statements(app) as statements:
+    async with recorded_statements(app) as statements:
         found = await details(app, [second, LEGACY_URL, first, second, "", f"{first}-not-stored"])
     assert len(statements) == 1
     assert set(found) == {first, second}  # the earlier backend's URL is simply absent

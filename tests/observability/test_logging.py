@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.http.addresses import ClientFingerprints
 from app.main import create_app
+from app.observability.logging import JsonFormatter
 from app.settings import Settings
 from tests.conftest import (
     ROOT,
@@ -186,3 +187,12 @@ def test_the_operator_computes_the_hash_of_a_known_address() -> None:
     )
     client_hash, _ = ClientFingerprints(secret).of("81.2.69.160")
     assert result.stdout == f"81.2.69.160 client_hash={client_hash} client_private=False\n"
+
+
+def test_a_json_line_holds_what_orjson_refuses() -> None:
+    record = logging.LogRecord("app.test", logging.INFO, "", 0, "odd \ud800 text", None, None)
+    record.big = 2**70
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["message"], line["big"]) == ("odd \ud800 text", 2**70)
+    plain = logging.LogRecord("app.test", logging.INFO, "", 0, "naïra ₦", None, None)
+    assert json.loads(JsonFormatter().format(plain))["message"] == "naïra ₦"
