@@ -166,7 +166,9 @@ async def main() -> None:
             await cpu_per_request(cases[args.cprofile], args.requests)
             profile.disable()
             pstats.Stats(profile).sort_stats("tottime").print_stats(30)
-            pstats.Stats(profile).sort_stats("cumulative").print_stats("sentry|observability|app/", 45)
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(
+                "sentry|observability|app/", 45
+            )
         elif args.profile:
             from pyinstrument import Profiler
 
