@@ -29,6 +29,10 @@ class RequestContext:
     scope: Scope | None = None
     traced: bool = False
     trace_id: str | None = None
+    # Only for a sampled request: its transaction's span id and its finished `db` spans (JSON
+    # already, built by app/observability/sentry.py).
+    span_id: str | None = None
+    spans: list[dict[str, Any]] | None = None
     status_code: int = 500
     # A business event of this request that rides on its access line instead of a line of its
     # own (set by BusinessEvents.record for the per-view events of the hot routes).
