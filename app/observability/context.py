@@ -2,7 +2,8 @@
 
 With Sentry on, a request also keeps its own breadcrumbs here, and its Sentry events get the
 request's context from here when they are sent (app/observability/sentry.py): the SDK's own
-per-request scope, with its fork and its bookkeeping, is opened only for sampled transactions.
+per-request scope, with its fork and its bookkeeping, is never opened; a sampled request's
+`db` spans are kept here too, for the transaction the app builds itself.
 """
 
 from collections import deque
