@@ -2,7 +2,8 @@
 
 With Sentry on, a request also keeps its own breadcrumbs here, and its Sentry events get the
 request's context from here when they are sent (app/observability/sentry.py): the SDK's own
-per-request scope, with its fork and its bookkeeping, is opened only for sampled transactions.
+per-request scope, with its fork and its bookkeeping, is never opened; a sampled request's
+`db` spans are kept here too, for the transaction the app builds itself.
 """
 
 from collections import deque
@@ -29,6 +30,10 @@ class RequestContext:
     scope: Scope | None = None
     traced: bool = False
     trace_id: str | None = None
+    # Only for a sampled request: its transaction's span id and its finished `db` spans (JSON
+    # already, built by app/observability/sentry.py).
+    span_id: str | None = None
+    spans: list[dict[str, Any]] | None = None
     status_code: int = 500
     # A business event of this request that rides on its access line instead of a line of its
     # own (set by BusinessEvents.record for the per-view events of the hot routes).

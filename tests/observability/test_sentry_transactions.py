@@ -5,7 +5,7 @@ import sentry_sdk
 
 from app.services import store as store_service
 from tests.conftest import create_product
-from tests.observability.conftest import Observe
+from tests.observability.conftest import RELEASE, Observe
 
 
 async def test_transactions_carry_route_request_id_user_and_sql(observe: Observe) -> None:
@@ -93,3 +93,71 @@ async def test_hot_path_statements_leave_query_breadcrumbs(observe: Observe) -> 
     queries = [c["message"] for c in event["breadcrumbs"]["values"] if c["category"] == "query"]
     assert queries and "FROM users" in queries[-1]
     assert "ada-fabrics" not in "".join(queries) and ada.user["id"] not in "".join(queries)
+
+
+async def test_a_transaction_carries_its_spans_and_a_scrubbed_request(observe: Observe) -> None:
+    """A traced request's transaction is built by the app (app/observability/sentry.py), not by
+    the SDK: its statements as spans of its own trace, and of the request only what a scrubbed
+    event would keep."""
+    obs = await observe(SENTRY_TRACES_SAMPLE_RATE=1.0)
+    ada = await obs.vendor("ada.fabrics@example.com")
+    recorder = obs.record()
+    shopper = "shopper.one@example.com"
+    obs.secrets |= {shopper, "+2348035550123", "08035550123"}
+    response = await obs.client.get(
+        f"/api/store/{ada.user['store_slug']}",
+        params={"ref": shopper, "phone": "+2348035550123"},
+        headers={
+            "User-Agent": f"ShopApp/1.0 ({shopper})",
+            "Cookie": "session=08035550123",
+            "X-Request-ID": "traced-0815",
+        },
+    )
+    assert response.status_code == 200
+    sentry_sdk.flush(timeout=5)
+
+    [transaction] = [
+        t for t in recorder.transactions() if t["transaction"] == "/api/store/{identifier}"
+    ]
+    assert transaction["transaction_info"] == {"source": "route"}
+    assert transaction["tags"]["request_id"] == "traced-0815"
+    assert transaction["release"] == RELEASE
+    assert transaction["environment"] == obs.settings.ENVIRONMENT
+    trace = transaction["contexts"]["trace"]
+    assert trace["op"] == "http.server" and trace["status"] == "ok"
+    assert transaction["start_timestamp"] <= transaction["timestamp"]
+    spans = transaction["spans"]
+    assert spans and all(span["op"] == "db" for span in spans)
+    assert any("FROM users" in span["description"] for span in spans)
+    for span in spans:
+        assert span["trace_id"] == trace["trace_id"]
+        assert span["parent_span_id"] == trace["span_id"]
+        assert transaction["start_timestamp"] <= span["start_timestamp"] <= span["timestamp"]
+        assert span["data"]["db.system"] in {"postgresql", "sqlite"}
+    request = transaction["request"]
+    assert request["method"] == "GET"
+    assert request["url"].endswith(f"/api/store/{ada.user['store_slug']}")
+    assert "cookie" not in request["headers"]
+    assert request["headers"]["user-agent"].startswith("ShopApp/1.0")
+    # The envelope's header names the trace for Sentry's dynamic sampling.
+    [envelope] = [e for e in recorder.envelopes if e.items[0].type == "transaction"]
+    assert envelope.headers["trace"]["trace_id"] == trace["trace_id"]
+    assert envelope.headers["trace"]["sample_rate"] == "1.0"
+    obs.assert_no_secrets([recorder.raw()])
+
+
+async def test_an_error_in_a_traced_request_shares_its_transaction_s_trace(
+    observe: Observe,
+) -> None:
+    obs = await observe(SENTRY_TRACES_SAMPLE_RATE=1.0)
+    recorder = obs.record()
+    response = await obs.client.get("/api/sentry/test-error", headers={"X-Request-ID": "t-500"})
+    assert response.status_code == 500
+    sentry_sdk.flush(timeout=5)
+    [error] = recorder.items("event")
+    [transaction] = recorder.transactions()
+    assert error["tags"]["request_id"] == transaction["tags"]["request_id"] == "t-500"
+    assert error["transaction"] == transaction["transaction"] == "/api/sentry/test-error"
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"
+    assert error["contexts"]["trace"]["trace_id"] == transaction["contexts"]["trace"]["trace_id"]
+    assert error["contexts"]["trace"]["span_id"] == transaction["contexts"]["trace"]["span_id"]

@@ -1,7 +1,7 @@
 """Requests the SDK does not trace still report their errors once, with the request's context.
 
-The SDK's scope and transaction are opened for sampled requests only (app/observability/
-sentry.py); an untraced request keeps its context itself, and its events get it when sent.
+A request keeps its context itself (app/observability/sentry.py), and its events get it when
+sent; only a sampled request has a transaction.
 """
 
 import logging
