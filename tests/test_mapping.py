@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy import Select, select
 
-from app.fastpath.mapping import BodyMapper, column
+from app.fastpath.mapping import BodyMapper, EncodedRows, column
 from app.fastpath.reads import ReadQuery
 from app.models import Product
 from app.schemas.product import StoreProduct
@@ -82,3 +82,21 @@ def test_a_mapper_must_cover_its_schema_exactly() -> None:
 def test_a_statement_missing_a_mapped_column_is_refused() -> None:
     with pytest.raises(LookupError, match="name"):
         STORE_PRODUCT.bind(select(Product.id.label("id")))
+
+
+class Pair(BaseModel):
+    name: str
+    price: int
+
+
+def test_encoded_rows_answer_each_row_by_its_values_within_a_budget() -> None:
+    mapper = BodyMapper(Pair, name=column(Product.name), price=column(Product.price))
+    rows = EncodedRows(mapper.bind(select(Product.name, Product.price)), budget_bytes=60)
+    assert rows.encode([("a", 1), ("b", 2)]) == b'[{"name":"a","price":1},{"name":"b","price":2}]'
+    # A row whose values changed is another row; one seen before answers as before.
+    assert rows.encode([("a", 3), ("b", 2)]) == b'[{"name":"a","price":3},{"name":"b","price":2}]'
+    assert rows.encode([]) == b"[]"
+    # Past the budget everything kept is dropped, and the answers stay the same.
+    for n in range(20):
+        assert rows.encode([("c", n)]) == b'[{"name":"c","price":%d}]' % n
+    assert rows.encode([("a", 1)]) == b'[{"name":"a","price":1}]'

@@ -1,6 +1,5 @@
 """Security headers on every response, error pages and 500s included (pure ASGI, outermost)."""
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -21,7 +20,10 @@ def security_headers(hsts_max_age: int | None) -> dict[str, str]:
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, hsts_max_age: int | None) -> None:
         self.app = app
-        self.headers = security_headers(hsts_max_age)
+        self.headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in security_headers(hsts_max_age).items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,9 +32,11 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    headers.setdefault(name, value)
+                # Each one unless the response set its own (raw names are lower case in ASGI).
+                raw = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in raw}
+                raw.extend(pair for pair in self.headers if pair[0] not in present)
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -19,7 +19,6 @@ from app.api.deps import (
 )
 from app.api.responses import errors, json_or_form_body
 from app.api.uploads import PHOTO_FIELDS, read_product_form, storage_errors
-from app.fastpath.mapping import encode
 from app.fastpath.shortcuts import fast_get
 from app.http.caching import JSON
 from app.models import Product
@@ -62,7 +61,7 @@ async def list_products(
         raise unauthorized()
     set_user_context(page.user_id)
     headers = {"X-Total-Count": str(page.total)}
-    return Response(encode(page.items), media_type=JSON, headers=headers)
+    return Response(page.body, media_type=JSON, headers=headers)
 
 
 @router.post(
