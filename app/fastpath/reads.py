@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Dialect, Select, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
@@ -125,7 +125,7 @@ class Reader:
                 # The pooled connection itself, checked out and in with one switch into
                 # SQLAlchemy's sync pool each: an AsyncConnection around it cost as much again
                 # (40 µs against 80 a read with its statement, measured in a loop of 5,000).
-                raw = await greenlet_spawn(self._sync_engine.raw_connection)
+                raw = await self._checkout()
                 try:
                     yield ReadConnection(None, raw, self._dialect)
                 finally:
@@ -135,6 +135,15 @@ class Reader:
                     yield ReadConnection(connection, None, self._dialect)
         finally:
             self._turns.release()
+
+    async def _checkout(self) -> PoolProxiedConnection:
+        dbapi = self._dialect.loaded_dbapi
+        try:
+            return await greenlet_spawn(self._sync_engine.raw_connection)
+        except dbapi.Error as error:
+            # Wrapped as Engine.connect() wraps a connection that could not be made (refused, a
+            # server starting up), so the error handlers answer it as they answer the ORM's.
+            raise exc.DBAPIError.instance(None, None, error, dbapi.Error) from error
 
     async def _take_turn(self) -> None:
         if not self._turns.locked():
