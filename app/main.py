@@ -13,6 +13,7 @@ import anyio.to_thread
 import asyncpg
 import sentry_sdk
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.analytics.recorder import Analytics
@@ -114,6 +115,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await app.state.engine.dispose()
 
 
+def _change_listener(engine: AsyncEngine, reads: StoreReads, origin: str) -> ChangeListener:
+    """The worker's LISTEN for store changes, on a connection of its own to the app's database."""
+    _, connect_kwargs = engine.dialect.create_connect_args(engine.url)
+    connect = partial(
+        asyncpg.connect,
+        **connect_kwargs,
+        timeout=5,
+        server_settings={"application_name": LISTENER_NAME},
+    )
+    return ChangeListener(connect, origin=origin, forget=reads.forget_all, trust=reads.trust)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -148,21 +161,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.store_reads = store_reads
     origin = uuid.uuid4().hex
-    _, connect_kwargs = engine.dialect.create_connect_args(engine.url)
     app.state.store_change_listener = (
-        ChangeListener(
-            partial(
-                asyncpg.connect,
-                **connect_kwargs,
-                timeout=5,
-                server_settings={"application_name": LISTENER_NAME},
-            ),
-            origin=origin,
-            forget=store_reads.forget_all,
-            trust=store_reads.trust,
-        )
-        if listens
-        else None
+        _change_listener(engine, store_reads, origin) if listens else None
     )
     app.state.session_factory = create_session_factory(
         engine,

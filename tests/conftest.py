@@ -171,6 +171,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
+    await dispose_app(application)
+
+
+async def dispose_app(application: FastAPI) -> None:
+    """Close what an app built without its lifespan holds: its counters' and its own pool."""
     await application.state.rate_limiter.close()
     await application.state.engine.dispose()
 

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
-from tests.conftest import PASSWORD, client_for, make_settings, postgres_only, vendor
+from tests.conftest import PASSWORD, client_for, dispose_app, make_settings, postgres_only, vendor
 from tests.order_helpers import open_shop, place
 
 # More than either pool: 2 on PostgreSQL here, 5 + 10 overflow on SQLite.
@@ -51,8 +51,7 @@ async def small_pool_app(database_url: str, engine: AsyncEngine) -> AsyncIterato
 
     yield build
     for application in built:
-        await application.state.rate_limiter.close()
-        await application.state.engine.dispose()
+        await dispose_app(application)
 
 
 @contextmanager

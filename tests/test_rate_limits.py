@@ -26,7 +26,15 @@ from app.models import RateLimitCounter, User, UserSession
 from app.models.base import utcnow
 from app.services.maintenance import maintenance_loop, purge_stale_rows
 from tests.asgi import answer, http_scope
-from tests.conftest import PASSWORD, client_for, create_product, make_settings, register, vendor
+from tests.conftest import (
+    PASSWORD,
+    client_for,
+    create_product,
+    dispose_app,
+    make_settings,
+    register,
+    vendor,
+)
 
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
 # Nothing listens here (issue 6's port range): a Redis that is away.
@@ -56,8 +64,7 @@ async def limited_app(
 
     yield build
     for application in built:
-        await application.state.rate_limiter.close()
-        await application.state.engine.dispose()
+        await dispose_app(application)
 
 
 @pytest.fixture
@@ -65,8 +72,7 @@ async def db_limited_app(database_url: str, engine: AsyncEngine) -> AsyncIterato
     """An app with limits on and their counters in the database."""
     application = create_app(make_settings(database_url, RATE_LIMIT_ENABLED=True))
     yield application
-    await application.state.rate_limiter.close()
-    await application.state.engine.dispose()
+    await dispose_app(application)
 
 
 def from_ip(ip: str) -> dict[str, str]:
