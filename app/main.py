@@ -32,7 +32,7 @@ from app.images.workers import ImageWorkers
 from app.mail.compose import EmailComposer
 from app.observability.events import BusinessEvents
 from app.observability.logging import configure_logging
-from app.observability.sentry import init_sentry
+from app.observability.sentry import init_sentry, loop_transport
 from app.ratelimit.limiter import build_rate_limiter
 from app.schemas.common import Message
 from app.security.passwords import PasswordHasher
@@ -84,6 +84,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         delivery.start()
     analytics: Analytics = app.state.analytics
     analytics.start()
+    # Sentry's envelopes leave from this loop while the app serves (no thread at the GIL).
+    sentry_transport = loop_transport()
+    if sentry_transport is not None:
+        sentry_transport.bind(asyncio.get_running_loop())
     listener: ChangeListener | None = app.state.store_change_listener
     if listener is not None:
         listener.start()
@@ -112,6 +116,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await listener.stop()
     flush = partial(sentry_sdk.flush, timeout=app.state.settings.SENTRY_SHUTDOWN_TIMEOUT)
     await anyio.to_thread.run_sync(flush)
+    if sentry_transport is not None:
+        await sentry_transport.release()
     await app.state.engine.dispose()
 
 

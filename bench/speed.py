@@ -209,12 +209,16 @@ async def seed(dsn: str) -> dict[str, str]:
 
 
 class Sink(BaseHTTPRequestHandler):
-    """Stands in for Sentry: reads each envelope and answers 200."""
+    """Stands in for Sentry: reads each envelope and answers 200, keeping the connection open
+    as Sentry does."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"{}")
 

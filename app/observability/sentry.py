@@ -33,7 +33,6 @@ import orjson
 import sentry_sdk
 from sentry_sdk.consts import VERSION
 from sentry_sdk.envelope import Envelope, Item, PayloadRef
-from sentry_sdk.integrations.asyncio import AsyncioIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 from sentry_sdk.integrations.modules import ModulesIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
@@ -51,6 +50,7 @@ from app.observability.context import (
 )
 from app.observability.logging import NOT_FOR_SENTRY
 from app.observability.redaction import FILTERED, redact_text
+from app.observability.transport import LoopTransport
 from app.settings import Settings
 
 Level = Literal["fatal", "error", "warning", "info", "debug"]
@@ -295,16 +295,18 @@ def _start_sdk(settings: Settings) -> None:
         event_scrubber=EventScrubber(denylist=[*DEFAULT_DENYLIST, *SENSITIVE_KEYS], recursive=True),
         before_send=before_send,
         before_send_transaction=before_send_transaction,
+        # Sent from the event loop while the app runs (app/observability/transport.py).
+        transport=LoopTransport,
         # No framework, database or HTTP-client integration is switched on by itself: the request
         # layer and the engine's listeners do what the framework and SQLAlchemy integrations did
         # (for sampled requests only, where they cost), and an httpx integration would record
         # every outgoing URL (a Slack webhook's URL is its credential).
         auto_enabling_integrations=False,
+        # Not the asyncio integration: it forked a scope for every task, so for every request
+        # (each is a task under uvicorn), ~8% of a storefront request's CPU with Sentry on. A
+        # request keeps its context on its own (app/observability/context.py), and a task's
+        # error that nobody awaits still arrives, through asyncio's "never retrieved" log line.
         integrations=[
-            # Each task gets its own scope (tests/observability/test_sentry_server.py checks under
-            # uvicorn). No span per task: under uvicorn every request is a task, and its span
-            # would belong to no transaction.
-            AsyncioIntegration(task_spans=False),
             # Error log lines become events; the request's log lines become its breadcrumbs in
             # the logging filter (app/observability/logging.py), not in the SDK's scope.
             LoggingIntegration(level=None, event_level=logging.ERROR, sentry_logs_level=None),
@@ -321,6 +323,14 @@ def _start_sdk(settings: Settings) -> None:
 
 def is_enabled() -> bool:
     return _started and sentry_sdk.get_client().is_active()
+
+
+def loop_transport() -> LoopTransport | None:
+    """The SDK's transport when it is ours (Sentry on, not replaced), for the lifespan to bind."""
+    if not _started:
+        return None
+    transport = sentry_sdk.get_client().transport
+    return transport if isinstance(transport, LoopTransport) else None
 
 
 def set_user_context(user_id: str) -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 import sentry_sdk
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -63,15 +64,40 @@ async def test_requests_do_not_wait_for_an_unreachable_sentry(
     started = time.monotonic()
     async with client_for(app) as client:
         await register(client, "ada.fabrics@example.com")
-        for _ in range(10):
-            assert (await client.get("/api/sentry/test-error")).status_code == 500
-            assert (await client.get("/api/sentry/test-message")).status_code == 200
-            assert (await client.get("/api/store/ada-fabrics")).status_code == 200
+        await _requests(client)
     assert time.monotonic() - started < HANG
     closing = time.monotonic()
     sentry_sdk.get_client().close(timeout=settings.SENTRY_SHUTDOWN_TIMEOUT)
     assert time.monotonic() - closing < settings.SENTRY_SHUTDOWN_TIMEOUT + 5
     await app.state.engine.dispose()
+
+
+async def test_the_serving_app_neither_waits_nor_stops_late(
+    dead_dsn: str, database_url: str, engine: AsyncEngine, sentry_off_after: None
+) -> None:
+    """With its lifespan, as it serves: envelopes leave from its loop (app/observability/
+    transport.py), and its shutdown flush is bounded all the same."""
+    settings = make_settings(database_url, SENTRY_DSN=dead_dsn, SENTRY_SHUTDOWN_TIMEOUT=1.0)
+    app = create_app(settings)
+    started = time.monotonic()
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        async with client_for(app) as client:
+            await register(client, "ada.fabrics@example.com")
+            await _requests(client)
+        assert time.monotonic() - started < HANG
+    finally:
+        closing = time.monotonic()
+        await lifespan.__aexit__(None, None, None)
+    assert time.monotonic() - closing < settings.SENTRY_SHUTDOWN_TIMEOUT + 5
+
+
+async def _requests(client: httpx.AsyncClient) -> None:
+    for _ in range(10):
+        assert (await client.get("/api/sentry/test-error")).status_code == 500
+        assert (await client.get("/api/sentry/test-message")).status_code == 200
+        assert (await client.get("/api/store/ada-fabrics")).status_code == 200
 
 
 EXIT_SCRIPT = """

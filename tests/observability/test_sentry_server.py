@@ -1,6 +1,7 @@
 """Through a real uvicorn server: each request runs in its own asyncio task, as in production."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,9 +37,6 @@ async def test_request_tags_reach_the_transaction_and_errors_arrive_once(
     observe: Observe,
 ) -> None:
     obs = await observe()
-    # The asyncio integration wraps every task (each request's included) in a scope of its own.
-    task_factory = asyncio.get_running_loop().get_task_factory()
-    assert getattr(task_factory, "_is_sentry_task_factory", False)
     ada = await obs.vendor("ada.fabrics@example.com")
     async with serving(obs.app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
         failed = await http.get("/api/sentry/test-error", headers=ada.headers)
@@ -56,6 +54,26 @@ async def test_request_tags_reach_the_transaction_and_errors_arrive_once(
     [transaction] = [t for t in recorder.transactions() if t["transaction"] == "/api/products"]
     assert transaction["tags"]["request_id"] == listed.headers["X-Request-ID"]
     assert transaction["user"] == {"id": ada.user["id"]}
+
+
+class OrphanTaskError(Exception):
+    pass
+
+
+async def test_an_error_in_a_task_nobody_awaits_reaches_sentry_once(observe: Observe) -> None:
+    """No SDK integration wraps tasks: asyncio's own "never retrieved" error line reports it."""
+    obs = await observe()
+
+    async def fails() -> None:
+        raise OrphanTaskError("in the background")
+
+    task = asyncio.create_task(fails())
+    await asyncio.wait([task])
+    del task
+    gc.collect()
+
+    found = [e for e in obs.errors() if e["exception"]["values"][-1]["type"] == "OrphanTaskError"]
+    assert len(found) == 1
 
 
 def test_a_500_keeps_its_connection_and_reaches_sentry_once(

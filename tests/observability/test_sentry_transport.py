@@ -1,0 +1,259 @@
+"""Sentry's transport while bound to the app's loop (app/observability/transport.py), against a
+real HTTP server standing in for Sentry: what it answers is up to each test (a 429, a closed
+connection, a chunked body), which Bugsink cannot be made to do."""
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sentry_sdk
+
+from app.observability.sentry import (
+    capture_custom_error,
+    capture_message_with_context,
+    init_sentry,
+    loop_transport,
+)
+from app.observability.transport import LoopTransport
+from app.settings import Settings
+
+KEY = "0123456789abcdef0123456789abcdef"
+WAIT = 10.0
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b"{}"
+    chunked: bool = False
+    close: bool = False
+
+
+@dataclass
+class Received:
+    client_port: int
+    path: str
+    auth: str
+    body: bytes
+
+
+class FakeSentry(ThreadingHTTPServer):
+    """Records every envelope and answers what `answer` says, keeping connections alive."""
+
+    def __init__(self, answer: Callable[[Received], Answer], port: int = 0) -> None:
+        self.answer = answer
+        self.received: list[Received] = []
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    @property
+    def dsn(self) -> str:
+        return f"http://{KEY}@127.0.0.1:{self.server_address[1]}/7"
+
+    def items(self, kind: str) -> list[Received]:
+        return [r for r in self.received if f'"type":"{kind}"'.encode() in r.body]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeSentry
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        received = Received(
+            self.client_address[1], self.path, self.headers.get("X-Sentry-Auth", ""), body
+        )
+        self.server.received.append(received)
+        answer = self.server.answer(received)
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        if answer.close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        if answer.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            half = len(answer.body) // 2
+            for part in (answer.body[:half], answer.body[half:], b""):
+                self.wfile.write(b"%x\r\n%b\r\n" % (len(part), part))
+        else:
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def fake_sentry(
+    answer: Callable[[Received], Answer] = lambda _: Answer(), port: int = 0
+) -> Iterator[FakeSentry]:
+    server = FakeSentry(answer, port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+async def bound() -> AsyncIterator[Callable[[str], LoopTransport]]:
+    """Start the SDK at `dsn` with its transport bound to this test's loop, as the lifespan
+    binds it; released and switched off afterwards."""
+    started: list[LoopTransport] = []
+
+    def start(dsn: str) -> LoopTransport:
+        assert init_sentry(Settings(_env_file=None, SENTRY_DSN=dsn, SENTRY_RELEASE="qv@test"))
+        transport = loop_transport()
+        assert transport is not None
+        transport.bind(asyncio.get_running_loop())
+        started.append(transport)
+        return transport
+
+    yield start
+    for transport in started:
+        await transport.release()
+    sentry_sdk.init(dsn=None)
+
+
+async def flushed() -> None:
+    """A flush from another thread, as the lifespan's: it waits for the loop's sends."""
+    await asyncio.to_thread(sentry_sdk.flush, WAIT)
+
+
+def sdk_senders() -> set[threading.Thread]:
+    """The SDK's sending threads alive now (an earlier test's client may have left one)."""
+    return {t for t in threading.enumerate() if t.name == "sentry-sdk.BackgroundWorker"}
+
+
+async def test_envelopes_leave_from_the_loop_on_kept_connections(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    earlier = sdk_senders()
+    with fake_sentry() as sentry:
+        transport = bound(sentry.dsn)
+        for n in range(30):
+            capture_message_with_context("hello", {"n": n})
+            capture_custom_error(RuntimeError(n))
+            if n % 10 == 0:
+                await asyncio.sleep(0.01)
+        await flushed()
+
+    assert len(sentry.items("event")) == 60
+    assert all(r.path == "/api/7/envelope/" for r in sentry.received)
+    assert all(f"sentry_key={KEY}" in r.auth for r in sentry.received)
+    # Kept alive: 60 envelopes on at most two connections, and never through the SDK's thread.
+    assert len({r.client_port for r in sentry.received}) <= 2
+    assert transport.bound
+    assert sdk_senders() <= earlier
+
+
+async def test_a_rate_limit_holds_back_what_sentry_limits(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    def answer(received: Received) -> Answer:
+        # The first error is answered with a 429 that limits errors for a minute.
+        if received is sentry.items("event")[0]:
+            return Answer(429, {"X-Sentry-Rate-Limits": "60:error:key", "Retry-After": "60"})
+        return Answer()
+
+    with fake_sentry(answer) as sentry:
+        transport = bound(sentry.dsn)
+        capture_custom_error(RuntimeError("first"))
+        await flushed()
+        for n in range(5):
+            capture_custom_error(RuntimeError(n))
+        transport.capture_envelope(_transaction_envelope())
+        await flushed()
+
+    # One error sent; the next five held back by the limit; the transaction still went.
+    assert len(sentry.items("event")) == 1
+    assert len(sentry.items("transaction")) == 1
+
+
+def _transaction_envelope() -> sentry_sdk.envelope.Envelope:
+    envelope = sentry_sdk.envelope.Envelope(headers={"event_id": "a" * 32})
+    envelope.add_transaction({"type": "transaction", "event_id": "a" * 32, "transaction": "/t"})
+    return envelope
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer(close=True), Answer(chunked=True, body=b'{"id":"x"}')],
+    ids=["connection-close", "chunked"],
+)
+async def test_answers_closed_or_chunked_are_read(
+    bound: Callable[[str], LoopTransport], answer: Answer
+) -> None:
+    with fake_sentry(lambda _: answer) as sentry:
+        bound(sentry.dsn)
+        for n in range(5):
+            capture_custom_error(RuntimeError(n))
+            # Each answered before the next, so a kept connection is free for it.
+            await flushed()
+
+    assert len(sentry.items("event")) == 5
+    ports = {r.client_port for r in sentry.received}
+    assert len(ports) == (5 if answer.close else 1)
+
+
+async def test_a_flush_on_the_loops_thread_sends_by_the_sdk_thread(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    """The caller holds the loop, so what is still queued cannot wait for it."""
+    with fake_sentry() as sentry:
+        bound(sentry.dsn)
+        for n in range(10):
+            capture_custom_error(RuntimeError(n))
+        sentry_sdk.flush(timeout=WAIT)
+        await flushed()
+
+    assert len(sentry.items("event")) == 10
+
+
+async def test_an_unreachable_sentry_is_logged_once_and_sending_resumes(
+    bound: Callable[[str], LoopTransport], caplog: pytest.LogCaptureFixture
+) -> None:
+    with fake_sentry() as sentry:
+        port = sentry.server_address[1]
+        dsn = sentry.dsn
+    caplog.set_level(logging.INFO, logger="app.observability.transport")
+    bound(dsn)
+    for n in range(5):
+        capture_custom_error(RuntimeError(n))
+        await asyncio.sleep(0.01)
+    await flushed()
+    unreachable = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(unreachable) == 1
+    assert unreachable[0].levelno == logging.WARNING
+
+    # The same port answers again: the next envelope goes.
+    with fake_sentry(port=port) as sentry:
+        capture_custom_error(RuntimeError("after"))
+        await flushed()
+    assert len(sentry.items("event")) == 1
+    assert any("reachable again" in r.getMessage() for r in caplog.records)
+
+
+async def test_after_release_the_sdk_thread_sends(bound: Callable[[str], LoopTransport]) -> None:
+    earlier = sdk_senders()
+    with fake_sentry() as sentry:
+        transport = bound(sentry.dsn)
+        capture_custom_error(RuntimeError("bound"))
+        await flushed()
+        await transport.release()
+        assert not transport.bound
+        capture_custom_error(RuntimeError("released"))
+        sentry_sdk.flush(timeout=WAIT)
+        assert sdk_senders() - earlier
+
+    assert len(sentry.items("event")) == 2
