@@ -18,14 +18,12 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -208,27 +206,44 @@ async def seed(dsn: str) -> dict[str, str]:
     return {"product_id": product_id}
 
 
-class Sink(BaseHTTPRequestHandler):
-    """Stands in for Sentry: reads each envelope and answers 200, keeping the connection open
-    as Sentry does."""
+SINK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
-    protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+class Sink(asyncio.Protocol):
+    """Stands in for Sentry: reads each envelope and answers 200, keeping the connection open as
+    Sentry does; on asyncio, so it keeps up with the server while sharing the load's core."""
 
-    def log_message(self, *args: Any) -> None:
-        pass
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = self.buffer[:end].decode("latin-1").lower()
+            length = 0
+            for line in head.split("\r\n"):
+                if line.startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length :]
+            assert self.transport is not None
+            self.transport.write(SINK_ANSWER)
 
 
 def serve_sink(port: int) -> None:
-    """The sink as a process of its own (bench/cpu.py: its work is not the app's)."""
-    ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
+    """The sink as a process of its own (its work is not the app's)."""
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(Sink, "127.0.0.1", port)
+        await server.serve_forever()
+
+    asyncio.run(serve())
 
 
 def plain_uvicorn(target: str, port: int) -> list[str]:
@@ -583,8 +598,12 @@ class Bench:
 
     def sentry(self) -> None:
         """The storefront with Sentry off and on (a local sink standing in), alternating."""
-        sink = ThreadingHTTPServer(("127.0.0.1", SINK_PORT), Sink)
-        threading.Thread(target=sink.serve_forever, daemon=True).start()
+        # A process of its own on the load's cores: Sentry's work is not the server's.
+        sink = subprocess.Popen(
+            ["taskset", "-c", self.args.load_cpus, sys.executable, "-c",
+             f"import bench.speed as s; s.serve_sink({SINK_PORT})"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
         try:
             off = self.app("sentry off", APP_PORT)
             on = self.app("sentry on", SENTRY_APP_PORT, SENTRY_DSN=SINK_DSN)
@@ -602,7 +621,8 @@ class Bench:
                 )
         finally:
             self.stop_all()
-            sink.shutdown()
+            sink.terminate()
+            sink.wait()
 
     def summary(self) -> str:
         lines = ["", "== summary (medians of alternating pairs) =="]

@@ -16,6 +16,8 @@ from starlette.types import Scope
 
 # As many as the SDK keeps by default.
 MAX_BREADCRUMBS = 100
+# A breadcrumb as kept: its time, category, level, message and data.
+Breadcrumb = tuple[float, str, str, str, dict[str, Any] | None]
 
 
 @dataclass(slots=True)
@@ -26,7 +28,7 @@ class RequestContext:
     route: str | None = None
     # Only with Sentry on: this request's breadcrumbs, its ASGI scope (the request data of its
     # events), whether the SDK traces it, and the trace its events belong to when it does not.
-    breadcrumbs: deque[dict[str, Any]] | None = None
+    breadcrumbs: deque[Breadcrumb] | None = None
     scope: Scope | None = None
     traced: bool = False
     trace_id: str | None = None
@@ -43,12 +45,25 @@ class RequestContext:
         self, message: str, category: str, level: str, data: dict[str, Any] | None = None
     ) -> None:
         if self.breadcrumbs is not None:
-            # Seconds since the epoch: the events get these after the SDK's serializer ran, so
-            # they must be JSON already.
-            crumb = {"timestamp": time(), "category": category, "level": level, "message": message}
+            # Kept as they came: most requests send no event, and those that do build the
+            # breadcrumbs' JSON then (`breadcrumb_values`).
+            self.breadcrumbs.append((time(), category, level, message, data))
+
+    def breadcrumb_values(self) -> list[dict[str, Any]]:
+        """The breadcrumbs as an event carries them (seconds since the epoch: events get them
+        after the SDK's serializer ran, so they must be JSON already)."""
+        values = []
+        for timestamp, category, level, message, data in self.breadcrumbs or ():
+            crumb = {
+                "timestamp": timestamp,
+                "category": category,
+                "level": level,
+                "message": message,
+            }
             if data:
                 crumb["data"] = data
-            self.breadcrumbs.append(crumb)
+            values.append(crumb)
+        return values
 
 
 request_context: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)

@@ -29,15 +29,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
+import orjson
 from sentry_sdk.consts import EndpointType
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import HttpTransport
 
 logger = logging.getLogger(__name__)
 
-# Connections to Sentry a worker keeps: one answers in a few milliseconds, so a second is only
-# for a burst (or a slow answer); the queue behind them is the SDK's `transport_queue_size`.
-MAX_CONNECTIONS = 2
+# Connections to Sentry a worker opens at most, each sending one envelope at a time: a second
+# and more only while envelopes queue up (a burst, or Sentry tens of milliseconds away). The
+# SDK's thread sent on one. The queue behind them is the SDK's `transport_queue_size`.
+MAX_CONNECTIONS = 4
 # The largest response head read; Sentry's is a few hundred bytes.
 MAX_HEAD_BYTES = 64 * 1024
 
@@ -82,6 +84,7 @@ class LoopTransport(HttpTransport):
             f"Host: {url.netloc}\r\n"
             f"User-Agent: {self._auth.client}\r\n"
             f"X-Sentry-Auth: {self._auth.to_header()}\r\n"
+            "Content-Type: application/x-sentry-envelope\r\n"
         ).encode("latin-1")
         # A proxy or a client certificate: the SDK's own pool knows how.
         self._loop_capable = not (
@@ -236,13 +239,13 @@ class LoopTransport(HttpTransport):
 
     async def _send(self, connection: _Connection, envelope: Envelope, reused: bool) -> bool:
         """Send one envelope and read Sentry's answer; whether the connection can be reused."""
-        prepared = self._prepare_envelope(envelope)
-        if prepared is None:
+        sent = self._without_limited(envelope)
+        if sent is None:
             return True
-        envelope, body, headers = prepared
-        payload = body.getvalue()
-        head = self._request_head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
-        connection.writer.write(b"%bContent-Length: %d\r\n\r\n%b" % (head, len(payload), payload))
+        payload = _serialized(sent)
+        connection.writer.write(
+            b"%bContent-Length: %d\r\n\r\n%b" % (self._request_head, len(payload), payload)
+        )
         try:
             async with asyncio.timeout(self.TIMEOUT):
                 response, keep = await _read_response(connection.reader)
@@ -250,16 +253,35 @@ class LoopTransport(HttpTransport):
             if reused and isinstance(exc, asyncio.IncompleteReadError) and not exc.partial:
                 # Sentry closed the kept connection while it was idle: nothing was read, so the
                 # envelope is sent again, once, on a new connection.
-                self._pending.appendleft(envelope)
+                self._pending.appendleft(sent)
                 return False
             self._unreachable(exc)
-            self._handle_request_error(envelope=envelope, loss_reason="network")
+            self._handle_request_error(envelope=sent, loss_reason="network")
             return False
         if not self._reachable:
             self._reachable = True
             logger.info("sentry reachable again")
-        self._handle_response(response=response, envelope=envelope)  # type: ignore[arg-type]
+        self._handle_response(response=response, envelope=sent)  # type: ignore[arg-type]
         return keep
+
+    def _without_limited(self, envelope: Envelope) -> Envelope | None:
+        """The envelope without the items a rate limit holds back (recorded as lost), with a
+        pending client report; None when nothing is left. `_prepare_envelope` without its
+        serializer and its debug line (which described every envelope), a third of a send."""
+        items = []
+        for item in envelope.items:
+            if self._check_disabled(item.data_category):
+                if item.data_category in ("transaction", "error", "default", "statsd"):
+                    self.on_dropped_event("self_rate_limits")
+                self.record_lost_event("ratelimit_backoff", item=item)
+            else:
+                items.append(item)
+        if not items:
+            return None
+        report = self._fetch_pending_client_report(interval=30)
+        if report is not None:
+            items.append(report)
+        return Envelope(headers=envelope.headers, items=items)
 
     def _get_header_value(self, response: Any, header: str) -> str | None:
         if isinstance(response, _Response):
@@ -275,6 +297,16 @@ class LoopTransport(HttpTransport):
                 "sentry unreachable; events are dropped until it answers",
                 extra={"error": type(exc).__name__},
             )
+
+
+def _serialized(envelope: Envelope) -> bytes:
+    """The envelope as Sentry reads it (as `Envelope.serialize` writes it, uncompressed, as the
+    SDK is configured), encoded by orjson."""
+    parts = [orjson.dumps(envelope.headers, default=str), b"\n"]
+    for item in envelope.items:
+        payload = item.get_bytes()
+        parts += [orjson.dumps({**item.headers, "length": len(payload)}), b"\n", payload, b"\n"]
+    return b"".join(parts)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[_Response, bool]:
