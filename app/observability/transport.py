@@ -5,8 +5,9 @@ and the event loop took turns at the GIL for every envelope (a tenth of the requ
 transaction): the server spent 0.25 ms more CPU per storefront request with Sentry on than off,
 most of it there (bench/speed.py --only sentry, py-spy). While the app's lifespan has it bound
 to the loop, this transport writes each envelope from the loop instead, on a kept-alive
-connection, one request at a time on each of at most `MAX_CONNECTIONS`, and reads the answer
-without a thread.
+connection (an asyncio protocol: no task, stream or timeout object per envelope), one request
+at a time on each of at most `MAX_CONNECTIONS`, and reads the answer in the protocol's
+callback.
 
 Everything else is the SDK's: which items a rate limit holds back, what a 429 or an
 `X-Sentry-Rate-Limits` header disables, the lost-event records and client reports. Before the
@@ -25,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import certifi
@@ -57,16 +58,45 @@ class _Response:
     data: bytes
 
 
-class _Connection:
-    __slots__ = ("reader", "writer")
+class _Connection(asyncio.Protocol):
+    """A kept-alive connection to Sentry, with at most one envelope in flight."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+    def __init__(self, owner: "LoopTransport") -> None:
+        self.owner = owner
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.in_flight: Envelope | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        # Whether it has answered before: a connection Sentry closed while it was idle.
+        self.answered = False
 
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self.writer.close()
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.owner._answered(self, eof=False)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner._lost(self, exc)
+
+    def send(self, data: bytes, envelope: Envelope, timeout: float) -> None:
+        # Only an open connection sends: `transport` was set as it opened.
+        self.in_flight = envelope
+        self.timer = asyncio.get_running_loop().call_later(timeout, self.abort)
+        cast(asyncio.Transport, self.transport).write(data)
+
+    def done(self) -> Envelope | None:
+        """The envelope in flight, now answered or given up."""
+        envelope, self.in_flight = self.in_flight, None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        return envelope
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class LoopTransport(HttpTransport):
@@ -94,8 +124,10 @@ class LoopTransport(HttpTransport):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._pending: deque[Envelope] = deque()
+        self._open: set[_Connection] = set()
         self._idle: list[_Connection] = []
-        self._senders: set[asyncio.Task[None]] = set()
+        self._connecting: set[asyncio.Task[None]] = set()
+        self._quiet: asyncio.Event | None = None
         self._reachable = True
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -115,17 +147,21 @@ class LoopTransport(HttpTransport):
         if self._loop_capable:
             self._loop = loop
             self._loop_thread = threading.get_ident()
+            self._quiet = asyncio.Event()
+            self._quiet.set()
 
     async def release(self) -> None:
         """Stop sending from the loop (after a flush): what is still queued goes by the thread,
         what is still unanswered is given up with its connection."""
         self._loop = None
         self._hand_over_pending()
-        senders = list(self._senders)
+        connecting = list(self._connecting)
         self._stop_sending()
-        for task in senders:
+        for task in connecting:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # The connections' `connection_lost`, called soon by the loop.
+        await asyncio.sleep(0)
 
     def capture_envelope(self, envelope: Envelope) -> None:
         loop = self._loop
@@ -169,10 +205,11 @@ class LoopTransport(HttpTransport):
         super().kill()
 
     def _stop_sending(self) -> None:
-        for task in list(self._senders):
+        for task in list(self._connecting):
             task.cancel()
-        while self._idle:
-            self._idle.pop().close()
+        for connection in list(self._open):
+            connection.abort()
+        self._idle.clear()
 
     def _hand_over_pending(self) -> None:
         while self._pending:
@@ -182,10 +219,8 @@ class LoopTransport(HttpTransport):
         report = self._fetch_pending_client_report(force=True)
         if report is not None:
             self._enqueue(Envelope(items=[report]))
-        # A queued envelope always has a sender (`_enqueue` starts one, and each sends until
-        # the queue is empty).
-        while self._senders:
-            await asyncio.wait(list(self._senders))
+        if self._quiet is not None:
+            await self._quiet.wait()
 
     def _enqueue(self, envelope: Envelope) -> None:
         if self._loop is None:
@@ -197,72 +232,108 @@ class LoopTransport(HttpTransport):
                 self.record_lost_event("queue_overflow", item=item)
             return
         self._pending.append(envelope)
-        if len(self._senders) < MAX_CONNECTIONS:
+        self._pump()
+
+    def _pump(self) -> None:
+        """Send what is queued on the idle connections; open another while it waits."""
+        loop = self._loop
+        if loop is None:
+            return
+        while self._pending and self._idle:
+            connection = self._idle.pop()
+            sent = self._without_limited(self._pending.popleft())
+            if sent is None:
+                self._idle.append(connection)
+                continue
+            payload = _serialized(sent)
+            head = b"%bContent-Length: %d\r\n\r\n" % (self._request_head, len(payload))
+            connection.send(head + payload, sent, self.TIMEOUT)
+        if self._pending and len(self._open) + len(self._connecting) < MAX_CONNECTIONS:
             # A context of its own: the request that queued the envelope is not the sender's.
-            task = self._loop.create_task(self._send_pending(), context=contextvars.Context())
-            self._senders.add(task)
-            task.add_done_callback(self._senders.discard)
+            task = loop.create_task(self._connect(), context=contextvars.Context())
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
+        self._note_quiet()
 
-    async def _send_pending(self) -> None:
-        while self._pending:
-            connection = self._idle.pop() if self._idle else None
-            reused = connection is not None
-            if connection is None:
-                connection = await self._connect()
-                if connection is None:
-                    return
-            if not self._pending:
-                self._idle.append(connection)
-                return
-            # Taken only once a connection is ready, so a flush from the loop's thread (which
-            # hands the queue to the SDK's thread) never races a send.
-            envelope = self._pending.popleft()
-            if await self._send(connection, envelope, reused):
-                self._idle.append(connection)
-            else:
-                connection.close()
+    def _note_quiet(self) -> None:
+        quiet = self._quiet
+        if quiet is None:
+            return
+        busy = (
+            self._pending
+            or self._connecting
+            or any(connection.in_flight is not None for connection in self._open)
+        )
+        if busy:
+            quiet.clear()
+        else:
+            quiet.set()
 
-    async def _connect(self) -> _Connection | None:
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
         host, port = self._address
         try:
             async with asyncio.timeout(self.TIMEOUT):
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=self._tls, limit=MAX_HEAD_BYTES
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(self), host, port, ssl=self._tls
                 )
         except (OSError, TimeoutError) as exc:
             self._unreachable(exc)
-            # Nothing can be sent now: the queue is dropped as the SDK drops a failed send.
-            while self._pending:
-                self._handle_request_error(envelope=self._pending.popleft(), loss_reason="network")
-            return None
-        return _Connection(reader, writer)
+            if not self._open:
+                # Nothing can be sent now: the queue is dropped as the SDK drops a failed send.
+                while self._pending:
+                    envelope = self._pending.popleft()
+                    self._handle_request_error(envelope=envelope, loss_reason="network")
+            self._connecting.discard(asyncio.current_task())
+            self._note_quiet()
+            return
+        self._connecting.discard(asyncio.current_task())
+        self._open.add(connection)
+        self._idle.append(connection)
+        self._pump()
 
-    async def _send(self, connection: _Connection, envelope: Envelope, reused: bool) -> bool:
-        """Send one envelope and read Sentry's answer; whether the connection can be reused."""
-        sent = self._without_limited(envelope)
-        if sent is None:
-            return True
-        payload = _serialized(sent)
-        connection.writer.write(
-            b"%bContent-Length: %d\r\n\r\n%b" % (self._request_head, len(payload), payload)
-        )
+    def _answered(self, connection: _Connection, *, eof: bool) -> None:
+        """Bytes from Sentry: once they make up the answer, it is handled and the connection
+        sends the next envelope (or waits, idle)."""
         try:
-            async with asyncio.timeout(self.TIMEOUT):
-                response, keep = await _read_response(connection.reader)
-        except (OSError, TimeoutError, EOFError, SentryResponseError) as exc:
-            if reused and isinstance(exc, asyncio.IncompleteReadError) and not exc.partial:
-                # Sentry closed the kept connection while it was idle: nothing was read, so the
-                # envelope is sent again, once, on a new connection.
+            parsed = _parse_response(connection.buffer, eof=eof)
+        except SentryResponseError:
+            connection.abort()
+            return
+        if parsed is None:
+            return
+        response, keep, used = parsed
+        del connection.buffer[:used]
+        connection.answered = True
+        sent = connection.done()
+        if sent is not None:
+            if not self._reachable:
+                self._reachable = True
+                logger.info("sentry reachable again")
+            self._handle_response(response=response, envelope=sent)  # type: ignore[arg-type]
+        if keep and connection in self._open:
+            self._idle.append(connection)
+        elif connection.transport is not None:
+            connection.transport.close()
+        self._pump()
+
+    def _lost(self, connection: _Connection, exc: Exception | None) -> None:
+        self._open.discard(connection)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(connection)
+        if connection.in_flight is not None:
+            # An answer that ends with the connection (no length given) is complete now.
+            self._answered(connection, eof=True)
+        sent = connection.done()
+        if sent is not None:
+            if connection.answered and not connection.buffer and self._loop is not None:
+                # Sentry closed the kept connection as it was sent: nothing came back, so the
+                # envelope goes again, on another connection.
                 self._pending.appendleft(sent)
-                return False
-            self._unreachable(exc)
-            self._handle_request_error(envelope=sent, loss_reason="network")
-            return False
-        if not self._reachable:
-            self._reachable = True
-            logger.info("sentry reachable again")
-        self._handle_response(response=response, envelope=sent)  # type: ignore[arg-type]
-        return keep
+            else:
+                self._unreachable(exc or EOFError("connection closed before an answer"))
+                self._handle_request_error(envelope=sent, loss_reason="network")
+        self._pump()
 
     def _without_limited(self, envelope: Envelope) -> Envelope | None:
         """The envelope without the items a rate limit holds back (recorded as lost), with a
@@ -309,13 +380,17 @@ def _serialized(envelope: Envelope) -> bytes:
     return b"".join(parts)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[_Response, bool]:
-    """An HTTP/1.1 answer, its body read whole; and whether the connection stays open."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.LimitOverrunError as exc:
-        raise SentryResponseError("response head too long") from exc
-    status_line, *lines = head.decode("latin-1").split("\r\n")
+def _parse_response(buffer: bytearray, *, eof: bool) -> tuple[_Response, bool, int] | None:
+    """An HTTP/1.1 answer at the start of `buffer`: the response, whether the connection stays
+    open, and how many bytes it took; None while it is incomplete."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        if len(buffer) > MAX_HEAD_BYTES:
+            raise SentryResponseError("response head too long")
+        if eof and buffer:
+            raise SentryResponseError("response cut short")
+        return None
+    status_line, *lines = buffer[:end].decode("latin-1").split("\r\n")
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
     if not version.startswith("HTTP/1.") or not code.isdigit():
@@ -326,31 +401,48 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[_Response, bool]
         if name:
             headers[name.strip().lower()] = value.strip()
     keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+    start = end + 4
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        data = await _read_chunked(reader)
+        body = _chunked_body(buffer, start)
+        if body is None:
+            return None
+        data, used = body
     elif "content-length" in headers:
         length = headers["content-length"]
         if not length.isdigit():
             raise SentryResponseError("bad Content-Length")
-        data = await reader.readexactly(int(length))
+        used = start + int(length)
+        if len(buffer) < used:
+            return None
+        data = bytes(buffer[start:used])
+    elif eof:
+        data, used, keep = bytes(buffer[start:]), len(buffer), False
     else:
-        data = await reader.read()
-        keep = False
-    return _Response(int(code), headers, data), keep
+        return None
+    return _Response(int(code), headers, data), keep, used
 
 
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+def _chunked_body(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+    """A chunked body from `start`, and where it ends; None while it is incomplete."""
     chunks: list[bytes] = []
+    position = start
     while True:
-        size_line = (await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip()
+        line_end = buffer.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
         try:
-            size = int(size_line, 16)
+            size = int(size_text, 16)
         except ValueError as exc:
             raise SentryResponseError("bad chunk size") from exc
+        position = line_end + 2
         if size == 0:
-            # Trailers, then the blank line.
-            while await reader.readuntil(b"\r\n") != b"\r\n":
-                pass
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
+            # Trailers, up to the blank line.
+            trailers_end = buffer.find(b"\r\n\r\n", position - 2)
+            if trailers_end < 0:
+                return None
+            return b"".join(chunks), trailers_end + 4
+        if len(buffer) < position + size + 2:
+            return None
+        chunks.append(bytes(buffer[position : position + size]))
+        position += size + 2
