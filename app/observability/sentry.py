@@ -396,13 +396,27 @@ def traced_request(ctx: RequestContext) -> Iterator[None]:
             _send_transaction(ctx, started, time())
 
 
+# Scrubbed request data by what it was made from: a worker's traced requests repeat their URL
+# and headers (the same pages, browsers and proxies), and scrubbing one was a quarter of building
+# its transaction. Bounded; only the kept headers (never credentials) are in a key.
+SCRUBBED_REQUESTS_KEPT = 512
+_scrubbed_requests: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
 def _scrubbed_request(scope: Scope) -> dict[str, Any]:
     """The request data of a transaction, scrubbed as an event's is: the only part of a
-    transaction a client wrote (its URL, query and kept headers)."""
-    event: Event = {"request": _request_data(scope)}
-    _strip_request(event)
-    request: dict[str, Any] = _redact(event["request"])
-    return request
+    transaction a client wrote (its URL, query and kept headers). Shared: never changed."""
+    data = _request_data(scope)
+    key = (data["method"], data["url"], data["query_string"], *data["headers"].items())
+    scrubbed = _scrubbed_requests.get(key)
+    if scrubbed is None:
+        event: Event = {"request": data}
+        _strip_request(event)
+        scrubbed = _redact(event["request"])
+        if len(_scrubbed_requests) >= SCRUBBED_REQUESTS_KEPT:
+            _scrubbed_requests.clear()
+        _scrubbed_requests[key] = scrubbed
+    return scrubbed
 
 
 def _send_transaction(ctx: RequestContext, started: float, finished: float) -> None:
