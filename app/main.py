@@ -84,10 +84,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         delivery.start()
     analytics: Analytics = app.state.analytics
     analytics.start()
-    # Sentry's envelopes leave from this loop while the app serves (no thread at the GIL).
-    sentry_transport = loop_transport()
-    if sentry_transport is not None:
-        sentry_transport.bind(asyncio.get_running_loop())
     listener: ChangeListener | None = app.state.store_change_listener
     if listener is not None:
         listener.start()
@@ -96,6 +92,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # flight, the whole of the storefront's p99; frozen, collections skip them.
     gc.collect()
     gc.freeze()
+    # Sentry's envelopes leave from this loop while the app serves (no thread at the GIL);
+    # bound last, so a start-up that fails leaves the SDK's own thread sending.
+    sentry_transport = loop_transport()
+    if sentry_transport is not None:
+        sentry_transport.bind(asyncio.get_running_loop())
     yield
     gc.unfreeze()
     # The server has finished the in-flight requests; the deliveries under way finish next

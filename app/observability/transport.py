@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import re
 import ssl
 import threading
 import time
@@ -34,6 +35,7 @@ import orjson
 from sentry_sdk.consts import EndpointType
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import HttpTransport
+from sentry_sdk.utils import capture_internal_exceptions
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 MAX_CONNECTIONS = 4
 # The largest response head read; Sentry's is a few hundred bytes.
 MAX_HEAD_BYTES = 64 * 1024
+# ASCII digits only (str.isdigit accepts "²").
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class SentryResponseError(Exception):
@@ -69,6 +73,9 @@ class _Connection(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         # Whether it has answered before: a connection Sentry closed while it was idle.
         self.answered = False
+        # Whether the envelope in flight waited out the timeout (never sent again: Sentry may
+        # have it).
+        self.timed_out = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -83,8 +90,12 @@ class _Connection(asyncio.Protocol):
     def send(self, data: bytes, envelope: Envelope, timeout: float) -> None:
         # Only an open connection sends: `transport` was set as it opened.
         self.in_flight = envelope
-        self.timer = asyncio.get_running_loop().call_later(timeout, self.abort)
+        self.timer = asyncio.get_running_loop().call_later(timeout, self._time_out)
         cast(asyncio.Transport, self.transport).write(data)
+
+    def _time_out(self) -> None:
+        self.timed_out = True
+        self.abort()
 
     def done(self) -> Envelope | None:
         """The envelope in flight, now answered or given up."""
@@ -96,7 +107,9 @@ class _Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         if self.transport is not None:
-            self.transport.abort()
+            # The loop may have closed without the transport being released.
+            with contextlib.suppress(RuntimeError):
+                self.transport.abort()
 
 
 class LoopTransport(HttpTransport):
@@ -160,8 +173,11 @@ class LoopTransport(HttpTransport):
         for task in connecting:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        # The connections' `connection_lost`, called soon by the loop.
-        await asyncio.sleep(0)
+        # The connections' `connection_lost`, called by the loop in a turn or two (TLS's).
+        for _ in range(5):
+            if not self._open:
+                break
+            await asyncio.sleep(0)
 
     def capture_envelope(self, envelope: Envelope) -> None:
         loop = self._loop
@@ -186,27 +202,36 @@ class LoopTransport(HttpTransport):
             # The caller holds the loop: what has not been written yet goes by the thread.
             self._hand_over_pending()
         else:
-            drained = asyncio.run_coroutine_threadsafe(self._drained(), loop)
-            with contextlib.suppress(TimeoutError):
-                drained.result(timeout)
-            drained.cancel()
+            with contextlib.suppress(RuntimeError):
+                # RuntimeError: the loop has closed without releasing this transport.
+                drained = asyncio.run_coroutine_threadsafe(self._drained(), loop)
+                with contextlib.suppress(TimeoutError):
+                    drained.result(timeout)
+                drained.cancel()
         # The SDK's thread, if it has sent anything (before the loop was bound, or handed over).
         if self._worker.is_alive:
             super().flush(max(deadline - time.monotonic(), 0.0), callback)
 
     def kill(self) -> None:
         loop, self._loop = self._loop, None
-        self._pending.clear()
         if loop is not None and threading.get_ident() == self._loop_thread:
             self._stop_sending()
         elif loop is not None:
-            with contextlib.suppress(RuntimeError):
+            try:
                 loop.call_soon_threadsafe(self._stop_sending)
+            except RuntimeError:
+                # The loop has closed: nothing of it runs any more.
+                self._stop_sending()
         super().kill()
 
     def _stop_sending(self) -> None:
+        """Give up what is queued and in flight (recorded as lost, as the SDK's kill does)."""
+        while self._pending:
+            for item in self._pending.popleft().items:
+                self.record_lost_event("queue_overflow", item=item)
         for task in list(self._connecting):
-            task.cancel()
+            with contextlib.suppress(RuntimeError):
+                task.cancel()
         for connection in list(self._open):
             connection.abort()
         self._idle.clear()
@@ -241,11 +266,24 @@ class LoopTransport(HttpTransport):
             return
         while self._pending and self._idle:
             connection = self._idle.pop()
-            sent = self._without_limited(self._pending.popleft())
+            envelope = self._pending.popleft()
+            sent = self._without_limited(envelope)
             if sent is None:
                 self._idle.append(connection)
+                # As the SDK's thread does: the outcomes of what the limits hold back are
+                # still reported, once a minute.
+                report = self._fetch_pending_client_report(interval=60)
+                if report is not None:
+                    self._pending.append(Envelope(items=[report]))
                 continue
-            payload = _serialized(sent)
+            try:
+                payload = _serialized(sent)
+            except (TypeError, ValueError, OSError):
+                # An item that cannot be encoded (or an attachment that cannot be read): lost,
+                # as the SDK's thread loses it, never raised into the request that captured it.
+                self._idle.append(connection)
+                self._handle_request_error(envelope=sent, loss_reason="send_error")
+                continue
             head = b"%bContent-Length: %d\r\n\r\n" % (self._request_head, len(payload))
             connection.send(head + payload, sent, self.TIMEOUT)
         if self._pending and len(self._open) + len(self._connecting) < MAX_CONNECTIONS:
@@ -304,12 +342,18 @@ class LoopTransport(HttpTransport):
             return
         response, keep, used = parsed
         del connection.buffer[:used]
-        connection.answered = True
         sent = connection.done()
-        if sent is not None:
-            if not self._reachable:
-                self._reachable = True
-                logger.info("sentry reachable again")
+        if sent is None:
+            # An answer to nothing: the connection cannot be trusted with the next envelope.
+            connection.abort()
+            return
+        connection.answered = True
+        if not self._reachable:
+            self._reachable = True
+            logger.info("sentry reachable again")
+        with capture_internal_exceptions():
+            # As in the SDK's thread: a header it cannot read (a bad Retry-After) is its
+            # problem, not the loop's.
             self._handle_response(response=response, envelope=sent)  # type: ignore[arg-type]
         if keep and connection in self._open:
             self._idle.append(connection)
@@ -325,14 +369,19 @@ class LoopTransport(HttpTransport):
             # An answer that ends with the connection (no length given) is complete now.
             self._answered(connection, eof=True)
         sent = connection.done()
-        if sent is not None:
-            if connection.answered and not connection.buffer and self._loop is not None:
-                # Sentry closed the kept connection as it was sent: nothing came back, so the
-                # envelope goes again, on another connection.
-                self._pending.appendleft(sent)
-            else:
-                self._unreachable(exc or EOFError("connection closed before an answer"))
-                self._handle_request_error(envelope=sent, loss_reason="network")
+        if sent is None:
+            self._pump()
+            return
+        if self._loop is None:
+            # Released or killed: given up, not a sign of Sentry's health.
+            self._handle_request_error(envelope=sent, loss_reason="network")
+        elif connection.answered and not connection.buffer and not connection.timed_out:
+            # Sentry closed the kept connection as it was sent: nothing came back, so the
+            # envelope goes again, on another connection.
+            self._pending.appendleft(sent)
+        else:
+            self._unreachable(TimeoutError() if connection.timed_out else exc or EOFError())
+            self._handle_request_error(envelope=sent, loss_reason="network")
         self._pump()
 
     def _without_limited(self, envelope: Envelope) -> Envelope | None:
@@ -393,8 +442,16 @@ def _parse_response(buffer: bytearray, *, eof: bool) -> tuple[_Response, bool, i
     status_line, *lines = buffer[:end].decode("latin-1").split("\r\n")
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit():
+    if not version.startswith("HTTP/1.") or not _DIGITS.fullmatch(code):
         raise SentryResponseError("not an HTTP/1.x response")
+    status = int(code)
+    if 100 <= status < 200:
+        # An interim answer (100 Continue): the real one follows.
+        rest_parsed = _parse_response(buffer[end + 4 :], eof=eof)
+        if rest_parsed is None:
+            return None
+        response, keep, used = rest_parsed
+        return response, keep, end + 4 + used
     headers: dict[str, str] = {}
     for line in lines:
         name, _, value = line.partition(":")
@@ -402,14 +459,16 @@ def _parse_response(buffer: bytearray, *, eof: bool) -> tuple[_Response, bool, i
             headers[name.strip().lower()] = value.strip()
     keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
     start = end + 4
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+    if status in (204, 304):
+        data, used = b"", start
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
         body = _chunked_body(buffer, start)
         if body is None:
             return None
         data, used = body
     elif "content-length" in headers:
         length = headers["content-length"]
-        if not length.isdigit():
+        if not _DIGITS.fullmatch(length):
             raise SentryResponseError("bad Content-Length")
         used = start + int(length)
         if len(buffer) < used:
@@ -419,7 +478,7 @@ def _parse_response(buffer: bytearray, *, eof: bool) -> tuple[_Response, bool, i
         data, used, keep = bytes(buffer[start:]), len(buffer), False
     else:
         return None
-    return _Response(int(code), headers, data), keep, used
+    return _Response(status, headers, data), keep, used
 
 
 def _chunked_body(buffer: bytearray, start: int) -> tuple[bytes, int] | None:

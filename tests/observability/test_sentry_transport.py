@@ -5,6 +5,7 @@ connection, a chunked body), which Bugsink cannot be made to do."""
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ class Answer:
     body: bytes = b"{}"
     chunked: bool = False
     close: bool = False
+    # Written as is instead (in parts, a pause between them), then the connection kept open.
+    raw: tuple[bytes, ...] = ()
+    # Never answered: the handler waits this long, then closes the connection.
+    silence: float = 0.0
 
 
 @dataclass
@@ -70,6 +75,16 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.server.received.append(received)
         answer = self.server.answer(received)
+        if answer.silence:
+            time.sleep(answer.silence)
+            self.close_connection = True
+            return
+        if answer.raw:
+            for part in answer.raw:
+                self.wfile.write(part)
+                self.wfile.flush()
+                time.sleep(0.05)
+            return
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
@@ -257,3 +272,48 @@ async def test_after_release_the_sdk_thread_sends(bound: Callable[[str], LoopTra
         assert sdk_senders() - earlier
 
     assert len(sentry.items("event")) == 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        (b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"),
+        (b"HTTP/1.1 204 No Content\r\n\r\n",),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", b'ngth: 10\r\n\r\n{"id":', b'"x"}'),
+    ],
+    ids=["interim-100", "no-content", "in-pieces"],
+)
+async def test_answers_with_no_body_or_in_pieces_are_read(
+    bound: Callable[[str], LoopTransport], raw: tuple[bytes, ...]
+) -> None:
+    with fake_sentry(lambda _: Answer(raw=raw)) as sentry:
+        bound(sentry.dsn)
+        for n in range(3):
+            capture_custom_error(RuntimeError(n))
+            await flushed()
+
+    # Each answered in turn on the one kept connection (a misread answer would stall it until
+    # the timeout, and the flush would give up first).
+    assert len(sentry.items("event")) == 3
+    assert len({r.client_port for r in sentry.received}) == 1
+
+
+async def test_an_envelope_unanswered_past_the_timeout_is_not_sent_again(
+    bound: Callable[[str], LoopTransport], caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a kept connection that answered before: Sentry may have stored it, so giving up (and
+    saying so) is safer than a duplicate."""
+    answers = iter([Answer(), Answer(silence=2.0)])
+    with fake_sentry(lambda _: next(answers, Answer())) as sentry:
+        transport = bound(sentry.dsn)
+        transport.TIMEOUT = 0.5
+        capture_custom_error(RuntimeError("first"))
+        await flushed()
+        capture_custom_error(RuntimeError("unanswered"))
+        await flushed()
+        assert any("unreachable" in r.getMessage() for r in caplog.records)
+        capture_custom_error(RuntimeError("next"))
+        await flushed()
+
+    bodies = [r.body for r in sentry.items("event")]
+    assert [b"unanswered" in body for body in bodies] == [False, True, False]
