@@ -10,8 +10,10 @@ at a time on each of at most `MAX_CONNECTIONS`, and reads the answer in the prot
 callback.
 
 Everything else is the SDK's: which items a rate limit holds back, what a 429 or an
-`X-Sentry-Rate-Limits` header disables, the lost-event records and client reports. Before the
-loop is bound, after it is released, with a proxy or a client certificate, or when flushed from
+`X-Sentry-Rate-Limits` header disables, the lost-event records and client reports. For those
+it calls `HttpTransportCore`'s methods as sentry-sdk 2.75 has them (pyproject.toml's lower
+bound; tests/observability/test_sentry_transport.py fails if they change). Before the loop is
+bound, after it is released, with a proxy or a client certificate, or when flushed from
 the loop's own thread (which cannot wait for the loop), the SDK's thread sends, as before.
 """
 
