@@ -18,7 +18,6 @@ from app.http.head import REQUESTED_METHOD
 from app.observability.context import RequestContext, request_context, route_template
 from app.observability.logging import ACCESS_LOGGER
 from app.observability.sentry import (
-    add_breadcrumb,
     capture_unhandled,
     is_sampled,
     request_context_for,
@@ -68,11 +67,14 @@ class RequestContextMiddleware:
             request_context.reset(token)
 
     async def _serve(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
-        add_breadcrumb(
-            f"{scope.get(REQUESTED_METHOD) or scope['method']} {scope['path']}",
-            category="request",
-            data={"request_id": ctx.request_id, "stage": "started"},
-        )
+        if ctx.breadcrumbs is not None:
+            # Straight onto the request's own breadcrumbs (Sentry on): built only then.
+            ctx.add_breadcrumb(
+                f"{scope.get(REQUESTED_METHOD) or scope['method']} {scope['path']}",
+                "request",
+                "info",
+                {"request_id": ctx.request_id, "stage": "started"},
+            )
         started = perf_counter()
         status_code = 500
 
@@ -115,12 +117,13 @@ class RequestContextMiddleware:
                 "client_hash": client_hash,
                 "client_private": client_private,
             }
-            add_breadcrumb(
-                f"{method} {route or '<unmatched>'} {status_code}",
-                category="request",
-                level="error" if status_code >= 500 else "info",
-                data={**fields, "request_id": ctx.request_id, "stage": "completed"},
-            )
+            if ctx.breadcrumbs is not None:
+                ctx.add_breadcrumb(
+                    f"{method} {route or '<unmatched>'} {status_code}",
+                    "request",
+                    "error" if status_code >= 500 else "info",
+                    {**fields, "request_id": ctx.request_id, "stage": "completed"},
+                )
             event = ctx.access_event
             access_logger.info(
                 "%s %s %s %.1fms user=%s client=%s%s%s",

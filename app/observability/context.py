@@ -6,7 +6,6 @@ per-request scope, with its fork and its bookkeeping, is never opened; a sampled
 `db` spans are kept here too, for the transaction the app builds itself.
 """
 
-from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass
 from time import time
@@ -14,7 +13,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-# As many as the SDK keeps by default.
+# As many as the SDK keeps by default (the newest).
 MAX_BREADCRUMBS = 100
 # A breadcrumb as kept: its time, category, level, message and data.
 Breadcrumb = tuple[float, str, str, str, dict[str, Any] | None]
@@ -28,7 +27,7 @@ class RequestContext:
     route: str | None = None
     # Only with Sentry on: this request's breadcrumbs, its ASGI scope (the request data of its
     # events), whether the SDK traces it, and the trace its events belong to when it does not.
-    breadcrumbs: deque[Breadcrumb] | None = None
+    breadcrumbs: list[Breadcrumb] | None = None
     scope: Scope | None = None
     traced: bool = False
     trace_id: str | None = None
@@ -44,16 +43,22 @@ class RequestContext:
     def add_breadcrumb(
         self, message: str, category: str, level: str, data: dict[str, Any] | None = None
     ) -> None:
-        if self.breadcrumbs is not None:
+        crumbs = self.breadcrumbs
+        if crumbs is not None:
             # Kept as they came: most requests send no event, and those that do build the
-            # breadcrumbs' JSON then (`breadcrumb_values`).
-            self.breadcrumbs.append((time(), category, level, message, data))
+            # breadcrumbs' JSON then (`breadcrumb_values`). A list, trimmed now and then to the
+            # newest: a bounded deque cost as much to make as the rest of the context.
+            crumbs.append((time(), category, level, message, data))
+            if len(crumbs) >= 2 * MAX_BREADCRUMBS:
+                del crumbs[:-MAX_BREADCRUMBS]
 
     def breadcrumb_values(self) -> list[dict[str, Any]]:
         """The breadcrumbs as an event carries them (seconds since the epoch: events get them
         after the SDK's serializer ran, so they must be JSON already)."""
         values = []
-        for timestamp, category, level, message, data in self.breadcrumbs or ():
+        for timestamp, category, level, message, data in (self.breadcrumbs or ())[
+            -MAX_BREADCRUMBS:
+        ]:
             crumb = {
                 "timestamp": timestamp,
                 "category": category,
@@ -82,9 +87,7 @@ def set_current_user_id(user_id: str) -> None:
 
 def breadcrumbs_for_sentry(request_id: str, scope: Scope) -> RequestContext:
     """A request's context that collects breadcrumbs (Sentry on)."""
-    return RequestContext(
-        request_id=request_id, breadcrumbs=deque(maxlen=MAX_BREADCRUMBS), scope=scope
-    )
+    return RequestContext(request_id, breadcrumbs=[], scope=scope)
 
 
 def route_template(scope: Scope) -> str | None:

@@ -32,11 +32,7 @@ import orjson
 import sentry_sdk
 from sentry_sdk.consts import VERSION
 from sentry_sdk.envelope import Envelope, Item, PayloadRef
-from sentry_sdk.integrations.logging import (
-    LoggingIntegration,
-    ignore_logger,
-    ignore_logger_for_sentry_logs,
-)
+from sentry_sdk.integrations.logging import EventHandler, LoggingIntegration, ignore_logger
 from sentry_sdk.integrations.modules import ModulesIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 from sentry_sdk.tracing import TransactionSource, get_span_status_from_http_code
@@ -102,6 +98,7 @@ KEPT_HEADERS = frozenset(
         "x-request-id",
     }
 )
+_KEPT_HEADER_NAMES = frozenset(name.encode("latin-1") for name in KEPT_HEADERS)
 # Identifiers that look random by design (they are ours, not a user's secret), and the SDK's
 # annotations of what it already removed.
 _PASSTHROUGH_KEYS = frozenset(
@@ -280,7 +277,8 @@ _traces_rate = 0.0
 
 
 def init_sentry(settings: Settings) -> bool:
-    """Start the SDK once, before the app is built; False (and nothing done) without a DSN."""
+    """Start the SDK once, after logging is configured and before the app is built; False (and
+    nothing done) without a DSN."""
     global _started, _traces_rate
     if not settings.SENTRY_DSN:
         return False
@@ -288,15 +286,23 @@ def init_sentry(settings: Settings) -> bool:
     _traces_rate = settings.traces_sample_rate
     for name in NOT_FOR_SENTRY:
         ignore_logger(name)
-        # Not Sentry Logs either (off): so the SDK's logging hook asks for nothing on these,
-        # the access line of every request among them.
-        ignore_logger_for_sentry_logs(name)
     with warnings.catch_warnings():
         # sentry-sdk 2.7x deprecates send_default_pii for `data_collection`, which would turn
         # the event scrubber off; the explicit False stays until that is no longer so.
         warnings.filterwarnings("ignore", "The send_default_pii option", DeprecationWarning)
         _start_sdk(settings)
+    _report_error_lines()
     return True
+
+
+def _report_error_lines() -> None:
+    """Error log lines become events, through the SDK's handler on the root logger (after the
+    log line's own handler, whose filter redacts the message first). The SDK's logging
+    integration did this by wrapping every logger's `callHandlers`: half a µs on every log line,
+    the access line of every request among them."""
+    root = logging.getLogger()
+    root.handlers = [handler for handler in root.handlers if not isinstance(handler, EventHandler)]
+    root.addHandler(EventHandler(level=logging.ERROR))
 
 
 def _start_sdk(settings: Settings) -> None:
@@ -322,18 +328,17 @@ def _start_sdk(settings: Settings) -> None:
         # (for sampled requests only, where they cost), and an httpx integration would record
         # every outgoing URL (a Slack webhook's URL is its credential).
         auto_enabling_integrations=False,
-        # Not the asyncio integration: it forked a scope for every task, so for every request
-        # (each is a task under uvicorn), ~8% of a storefront request's CPU with Sentry on. A
-        # request keeps its context on its own (app/observability/context.py), and a task's
-        # error that nobody awaits still arrives, through asyncio's "never retrieved" log line.
-        integrations=[
-            # Error log lines become events; the request's log lines become its breadcrumbs in
-            # the logging filter (app/observability/logging.py), not in the SDK's scope.
-            LoggingIntegration(level=None, event_level=logging.ERROR, sentry_logs_level=None),
-        ],
-        # The installed packages' list sent with every event cost a business message half its
-        # time; the release names the code.
-        disabled_integrations=[ModulesIntegration()],
+        # Not the asyncio integration (never listed): it forked a scope for every task, so for
+        # every request (each is a task under uvicorn), ~8% of a storefront request's CPU with
+        # Sentry on. A request keeps its context on its own (app/observability/context.py), and
+        # a task's error that nobody awaits still arrives, through asyncio's "never retrieved"
+        # log line.
+        # Not the modules integration: the installed packages' list sent with every event cost
+        # a business message half its time; the release names the code.
+        # Not the logging integration: error log lines become events through the SDK's handler
+        # on the root logger (`_report_error_lines`), and the request's log lines become its
+        # breadcrumbs in the logging filter (app/observability/logging.py).
+        disabled_integrations=[ModulesIntegration(), LoggingIntegration()],
         # Envelopes go uncompressed (level 0: the SDK skips gzip). gzip cost ~50 µs of the
         # transport thread's CPU per envelope at any level (mostly the GzipFile, not the
         # deflate): half a cached storefront view, for a transaction of a few kilobytes.
@@ -406,11 +411,20 @@ _scrubbed_requests: dict[tuple[Any, ...], dict[str, Any]] = {}
 def _scrubbed_request(scope: Scope) -> dict[str, Any]:
     """The request data of a transaction, scrubbed as an event's is: the only part of a
     transaction a client wrote (its URL, query and kept headers). Shared: never changed."""
-    data = _request_data(scope)
-    key = (data["method"], data["url"], data["query_string"], *data["headers"].items())
+    # The key is what the data is made from, read as the server gave it (decoding every
+    # header to make the data first was most of a cache hit's time).
+    key = (
+        scope.get("method"),
+        scope.get("scheme"),
+        scope.get("server"),
+        scope.get("root_path"),
+        scope.get("path"),
+        scope.get("query_string"),
+        *(pair for pair in scope.get("headers") or () if pair[0].lower() in _KEPT_HEADER_NAMES),
+    )
     scrubbed = _scrubbed_requests.get(key)
     if scrubbed is None:
-        event: Event = {"request": data}
+        event: Event = {"request": _request_data(scope)}
         _strip_request(event)
         scrubbed = _redact(event["request"])
         if len(_scrubbed_requests) >= SCRUBBED_REQUESTS_KEPT:
@@ -450,10 +464,11 @@ def _send_transaction(ctx: RequestContext, started: float, finished: float) -> N
     }
     if ctx.user_id:
         event["user"] = {"id": ctx.user_id}
-    # What the SDK's dynamic sampling context says of a trace it started.
+    # What the SDK's dynamic sampling context says of a trace it started (a traced request's
+    # rate is the traces rate: the health checks, at 0, are never traced).
     dsc: dict[str, str] = {
         "trace_id": str(ctx.trace_id),
-        "sample_rate": str(_rate_for(scope)),
+        "sample_rate": str(_traces_rate),
         "sampled": "true",
     }
     if route:

@@ -92,6 +92,7 @@ class _Connection(asyncio.Protocol):
     def send(self, data: bytes, envelope: Envelope, timeout: float) -> None:
         # Only an open connection sends: `transport` was set as it opened.
         self.in_flight = envelope
+        self.owner._sending += 1
         self.timer = asyncio.get_running_loop().call_later(timeout, self._time_out)
         cast(asyncio.Transport, self.transport).write(data)
 
@@ -102,6 +103,8 @@ class _Connection(asyncio.Protocol):
     def done(self) -> Envelope | None:
         """The envelope in flight, now answered or given up."""
         envelope, self.in_flight = self.in_flight, None
+        if envelope is not None:
+            self.owner._sending -= 1
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -141,6 +144,8 @@ class LoopTransport(HttpTransport):
         self._pending: deque[Envelope] = deque()
         self._open: set[_Connection] = set()
         self._idle: list[_Connection] = []
+        # Envelopes written and not yet answered or given up, over all connections.
+        self._sending = 0
         self._connecting: set[asyncio.Task[None]] = set()
         self._quiet: asyncio.Event | None = None
         self._reachable = True
@@ -299,12 +304,7 @@ class LoopTransport(HttpTransport):
         quiet = self._quiet
         if quiet is None:
             return
-        busy = (
-            self._pending
-            or self._connecting
-            or any(connection.in_flight is not None for connection in self._open)
-        )
-        if busy:
+        if self._pending or self._connecting or self._sending:
             quiet.clear()
         else:
             quiet.set()
@@ -391,8 +391,11 @@ class LoopTransport(HttpTransport):
         pending client report; None when nothing is left. `_prepare_envelope` without its
         serializer and its debug line (which described every envelope), a third of a send."""
         items = []
+        # No limit in force (almost always): nothing to check (the SDK's check asks the clock
+        # for every item).
+        limited = bool(self._disabled_until)
         for item in envelope.items:
-            if self._check_disabled(item.data_category):
+            if limited and self._check_disabled(item.data_category):
                 if item.data_category in ("transaction", "error", "default", "statsd"):
                     self.on_dropped_event("self_rate_limits")
                 self.record_lost_event("ratelimit_backoff", item=item)
