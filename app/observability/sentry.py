@@ -411,16 +411,22 @@ _scrubbed_requests: dict[tuple[Any, ...], dict[str, Any]] = {}
 def _scrubbed_request(scope: Scope) -> dict[str, Any]:
     """The request data of a transaction, scrubbed as an event's is: the only part of a
     transaction a client wrote (its URL, query and kept headers). Shared: never changed."""
-    # The key is what the data is made from, read as the server gave it (decoding every
-    # header to make the data first was most of a cache hit's time).
+    # The key is what the data is made from, as raw bytes (decoding every header to make the
+    # data first was most of a cache hit's time); pairs are made tuples, as ASGI lets a server
+    # give lists, which do not hash.
+    server = scope.get("server")
     key = (
         scope.get("method"),
         scope.get("scheme"),
-        scope.get("server"),
+        tuple(server) if server else None,
         scope.get("root_path"),
         scope.get("path"),
         scope.get("query_string"),
-        *(pair for pair in scope.get("headers") or () if pair[0].lower() in _KEPT_HEADER_NAMES),
+        *(
+            (name, value)
+            for name, value in scope.get("headers") or ()
+            if name.lower() in _KEPT_HEADER_NAMES
+        ),
     )
     scrubbed = _scrubbed_requests.get(key)
     if scrubbed is None:

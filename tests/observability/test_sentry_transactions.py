@@ -161,3 +161,40 @@ async def test_an_error_in_a_traced_request_shares_its_transaction_s_trace(
     assert transaction["contexts"]["trace"]["status"] == "internal_error"
     assert error["contexts"]["trace"]["trace_id"] == transaction["contexts"]["trace"]["trace_id"]
     assert error["contexts"]["trace"]["span_id"] == transaction["contexts"]["trace"]["span_id"]
+
+
+async def test_a_server_giving_lists_in_the_scope_still_gets_its_transaction(
+    observe: Observe,
+) -> None:
+    """ASGI lets a server give the header pairs and the server address as lists (unhashable):
+    the transaction is still built and sent, with the request's kept headers."""
+    obs = await observe(SENTRY_TRACES_SAMPLE_RATE=1.0)
+    recorder = obs.record()
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "server": ["testserver", 80],
+        "client": ["127.0.0.1", 50000],
+        "root_path": "",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [[b"host", b"testserver"], [b"user-agent", b"ListServer/1.0"]],
+    }
+    await obs.app(scope, receive, send)
+    assert sent[0]["status"] == 200
+    sentry_sdk.flush(timeout=5)
+    [transaction] = recorder.transactions()
+    assert transaction["transaction"] == "/"
+    assert transaction["request"]["headers"]["user-agent"] == "ListServer/1.0"
