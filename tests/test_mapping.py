@@ -91,12 +91,16 @@ class Pair(BaseModel):
 
 def test_encoded_rows_answer_each_row_by_its_values_within_a_budget() -> None:
     mapper = BodyMapper(Pair, name=column(Product.name), price=column(Product.price))
-    rows = EncodedRows(mapper.bind(select(Product.name, Product.price)), budget_bytes=60)
+    statement = select(Product.name, Product.price)
+    rows = EncodedRows(mapper.bind(statement), identity=0, budget_bytes=60)
     assert rows.encode([("a", 1), ("b", 2)]) == b'[{"name":"a","price":1},{"name":"b","price":2}]'
-    # A row whose values changed is another row; one seen before answers as before.
+    # A row whose values changed is encoded again, in place of its old body: one kept per row.
     assert rows.encode([("a", 3), ("b", 2)]) == b'[{"name":"a","price":3},{"name":"b","price":2}]'
+    assert len(rows) == 2
+    assert rows.encode([("a", 1)]) == b'[{"name":"a","price":1}]'
     assert rows.encode([]) == b"[]"
     # Past the budget everything kept is dropped, and the answers stay the same.
     for n in range(20):
-        assert rows.encode([("c", n)]) == b'[{"name":"c","price":%d}]' % n
+        assert rows.encode([(f"c{n}", n)]) == b'[{"name":"c%d","price":%d}]' % (n, n)
+        assert len(rows) <= 3
     assert rows.encode([("a", 1)]) == b'[{"name":"a","price":1}]'

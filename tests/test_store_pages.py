@@ -593,13 +593,28 @@ async def test_store_page_statements_use_indexes_on_a_large_table(
 def test_rendered_pages_stay_within_their_budget() -> None:
     pages = RenderedPages(budget_bytes=100)
     for n in range(5):
-        pages.put(n, Rendered(b"x" * 30, f'"{n}"'))
-    assert [pages.get(n) is not None for n in range(5)] == [False, False, True, True, True]
-    pages.get(2)  # used: kept ahead of 3
-    pages.put(5, Rendered(b"y" * 30, '"5"'))
-    assert pages.get(3) is None and pages.get(2) is not None
+        pages.put(n, "rows", Rendered(b"x" * 30, f'"{n}"'))
+    assert [pages.get(n, "rows") is not None for n in range(5)] == [False, False, True, True, True]
+    pages.get(2, "rows")  # used: kept ahead of 3
+    pages.put(5, "rows", Rendered(b"y" * 30, '"5"'))
+    assert pages.get(3, "rows") is None and pages.get(2, "rows") is not None
     too_big = Rendered(b"z" * 101, '"big"')
-    assert pages.put(6, too_big) is too_big and pages.get(6) is None
+    assert pages.put(6, "rows", too_big) is too_big and pages.get(6, "rows") is None
+
+
+def test_a_page_keeps_only_its_latest_version() -> None:
+    """A page rendered again from changed rows replaces its old version (edits do not pile up
+    old versions), and is served only for the rows it was rendered from."""
+    pages = RenderedPages(budget_bytes=1000)
+    for version in range(50):
+        pages.put("store-1", ("rows", version), Rendered(b"x" * 30, f'"{version}"'))
+    assert len(pages) == 1
+    assert pages.get("store-1", ("rows", 48)) is None
+    kept = pages.get("store-1", ("rows", 49))
+    assert kept is not None and kept.etag == '"49"'
+    # A version too big to keep drops the old one rather than leave it to be served.
+    pages.put("store-1", ("rows", 50), Rendered(b"z" * 1001, '"50"'))
+    assert len(pages) == 0
 
 
 async def test_photos_in_a_bucket_preview_from_its_public_address(

@@ -164,28 +164,40 @@ class EncodedRows:
 
     A vendor's list is read afresh on every request, and mostly the same rows come back; the
     same values make the same bytes, so a row already encoded is not mapped and encoded again
-    (its key is the whole row: any change to it, or to the page's total, is another key). Only
-    rows of this request's read are answered; bounded in bytes per worker, all dropped at once
-    past the budget (a vendor's 50 rows cost ~20 KB).
+    (any change to the row, or to the page's total, makes it encoded again). Only rows of this
+    request's read are answered. One body is kept per row identity (the column at `identity`,
+    a product's id): a changed row replaces its old body rather than piling up beside it.
+    Bounded in bytes per worker, all dropped at once past the budget (a vendor's 50 rows cost
+    ~20 KB).
     """
 
-    def __init__(self, mapper: BoundMapper, *, budget_bytes: int) -> None:
+    def __init__(self, mapper: BoundMapper, *, identity: int, budget_bytes: int) -> None:
         self._body = mapper.body
+        self._identity = identity
         self._budget = budget_bytes
         self._size = 0
-        self._kept: dict[Any, bytes] = {}
+        # Row identity -> (the row, its body).
+        self._kept: dict[Any, tuple[Row, bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self._kept)
 
     def encode(self, rows: Iterable[Row]) -> bytes:
         kept = self._kept
+        identity = self._identity
         parts = []
         for row in rows:
-            part = kept.get(row)
-            if part is None:
+            found = kept.get(row[identity])
+            if found is not None and found[0] == row:
+                part = found[1]
+            else:
                 part = encode(self._body(row))
+                if found is not None:
+                    self._size -= len(found[1])
                 if self._size + len(part) > self._budget:
                     kept.clear()
                     self._size = 0
-                kept[row] = part
+                kept[row[identity]] = (row, part)
                 self._size += len(part)
             parts.append(part)
         return b"[" + b",".join(parts) + b"]"

@@ -43,9 +43,11 @@ OWN_PRODUCT_COUNT = ReadQuery(
     select(func.count().label("total")).select_from(Product).where(_OWNER)
 )
 # Mapping and encoding 50 rows was a fifth of the list's time (bench/cpu.py --cprofile).
-_OWN_BODIES = EncodedRows(PRODUCT.bind(OWN_PAGE.statement), budget_bytes=4 * 1024 * 1024)
 _OWN_USER_ID = position(OWN_PAGE.statement, "session_user_id")
 _OWN_PRODUCT_ID = position(OWN_PAGE.statement, "id")
+_OWN_BODIES = EncodedRows(
+    PRODUCT.bind(OWN_PAGE.statement), identity=_OWN_PRODUCT_ID, budget_bytes=4 * 1024 * 1024
+)
 _OWN_TOTAL = position(OWN_PAGE.statement, "total")
 _LIVE_USER_ID = position(LIVE_USER_ID.statement, "user_id")
 _COUNT = position(OWN_PRODUCT_COUNT.statement, "total")

@@ -306,8 +306,10 @@ def pages_for(total: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Fetched(Generic[V]):
     """A page's rows as read. Equal keys mean equal rows, hence the same page: one rendered
-    from them may be served again. `view()` shapes them for the template."""
+    from them may be served again. `page_id` names the page whatever its rows (a store's page
+    N, a product's page). `view()` shapes them for the template."""
 
+    page_id: Hashable
     key: Hashable
     vendor_id: str
     total: int  # the store's available products (0 on a product's page: not read)
@@ -326,9 +328,11 @@ async def fetch_store(
     if not rows:
         return None
     at = _STORE_ROWS.at
+    vendor_id = rows[0][at["vendor_id"]]
     return Fetched(
-        key=("store", page, *rows),
-        vendor_id=rows[0][at["vendor_id"]],
+        page_id=("store", vendor_id, page),
+        key=tuple(rows),
+        vendor_id=vendor_id,
         total=int(rows[0][at["total"]]),
         view=partial(_store_view, rows, page),
     )
@@ -360,7 +364,8 @@ async def fetch_product(
         return None
     at = _PRODUCT_ROWS.at
     return Fetched(
-        key=("product", row),
+        page_id=("product", row[at["p_id"]]),
+        key=(row,),
         vendor_id=row[at["vendor_id"]],
         total=0,
         view=partial(_product_view, row),

@@ -101,11 +101,11 @@ def _serve(
     a bodiless 304 when the client holds it already."""
     pages: Pages = request.app.state.pages
     settings: Settings = request.app.state.settings
-    page = pages.rendered.get(fetched.key)
+    page = pages.rendered.get(fetched.page_id, fetched.key)
     if page is None:
         view = fetched.view()
         body = pages.env.get_template(name).render(context(view, settings)).encode()
-        page = pages.rendered.put(fetched.key, Rendered(body, strong_etag(body)))
+        page = pages.rendered.put(fetched.page_id, fetched.key, Rendered(body, strong_etag(body)))
     headers = {
         **PAGE_HEADERS,
         "ETag": page.etag,
