@@ -69,6 +69,8 @@ def test_dockerfile_builds_from_the_lock_and_runs_slim_and_unprivileged() -> Non
     assert [s.arguments for s in final if s.keyword == "WORKDIR"] == ["/app"]
     assert image_env()["PORT"] == "8000"
     assert image_env()["HOST"] == "0.0.0.0"  # noqa: S104 - a container must listen outside
+    # As scripts/serve.sh and the benchmarks run it: two malloc arenas (README, "Load").
+    assert image_env()["MALLOC_ARENA_MAX"] == "2"
 
     [health] = [s for s in final if s.keyword == "HEALTHCHECK"]
     [cmd] = [s for s in final if s.keyword == "CMD"]
