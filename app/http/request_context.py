@@ -19,9 +19,10 @@ from app.observability.context import RequestContext, request_context, route_tem
 from app.observability.logging import ACCESS_LOGGER
 from app.observability.sentry import (
     capture_unhandled,
+    finish_trace,
     is_sampled,
     request_context_for,
-    traced_request,
+    start_trace,
 )
 
 access_logger = logging.getLogger(ACCESS_LOGGER)
@@ -59,8 +60,11 @@ class RequestContextMiddleware:
         token = request_context.set(ctx)
         try:
             if ctx.breadcrumbs is not None and is_sampled(scope):
-                with traced_request(ctx):
+                started = start_trace(ctx)
+                try:
                     await self._serve(ctx, scope, receive, send)
+                finally:
+                    finish_trace(ctx, started)
             else:
                 await self._serve(ctx, scope, receive, send)
         finally:
@@ -68,13 +72,8 @@ class RequestContextMiddleware:
 
     async def _serve(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
         if ctx.breadcrumbs is not None:
-            # Straight onto the request's own breadcrumbs (Sentry on): built only then.
-            ctx.add_breadcrumb(
-                f"{scope.get(REQUESTED_METHOD) or scope['method']} {scope['path']}",
-                "request",
-                "info",
-                {"request_id": ctx.request_id, "stage": "started"},
-            )
+            # The request's `started` breadcrumb (Sentry on), made if an event needs it.
+            ctx.start(scope.get(REQUESTED_METHOD) or scope["method"])
         started = perf_counter()
         status_code = 500
 
@@ -118,12 +117,7 @@ class RequestContextMiddleware:
                 "client_private": client_private,
             }
             if ctx.breadcrumbs is not None:
-                ctx.add_breadcrumb(
-                    f"{method} {route or '<unmatched>'} {status_code}",
-                    "request",
-                    "error" if status_code >= 500 else "info",
-                    {**fields, "request_id": ctx.request_id, "stage": "completed"},
-                )
+                ctx.complete(fields)
             event = ctx.access_event
             access_logger.info(
                 "%s %s %s %.1fms user=%s client=%s%s%s",

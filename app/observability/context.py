@@ -39,6 +39,15 @@ class RequestContext:
     # A business event of this request that rides on its access line instead of a line of its
     # own (set by BusinessEvents.record for the per-view events of the hot routes).
     access_event: dict[str, str | int] | None = None
+    # The request layer's own two breadcrumbs, made only when an event needs them (most requests
+    # send none, and appending them cost every request with Sentry on): its start (the method as
+    # asked, the time), and once it completed, its access line's fields, the time, and how many
+    # breadcrumbs came before it.
+    method: str | None = None
+    started_at: float = 0.0
+    completed: dict[str, Any] | None = None
+    completed_at: float = 0.0
+    completed_after: int = 0
 
     def add_breadcrumb(
         self, message: str, category: str, level: str, data: dict[str, Any] | None = None
@@ -52,13 +61,45 @@ class RequestContext:
             if len(crumbs) >= 2 * MAX_BREADCRUMBS:
                 del crumbs[:-MAX_BREADCRUMBS]
 
+    def start(self, method: str) -> None:
+        """The request layer began serving the request (its `started` breadcrumb)."""
+        self.method = method
+        self.started_at = time()
+
+    def complete(self, fields: dict[str, Any]) -> None:
+        """The request layer answered, with its access line's fields (its `completed`
+        breadcrumb; the dict is kept as given, never changed)."""
+        self.completed = fields
+        self.completed_at = time()
+        self.completed_after = len(self.breadcrumbs or ())
+
+    def _all_breadcrumbs(self) -> list[Breadcrumb]:
+        crumbs = list(self.breadcrumbs or ())
+        fields = self.completed
+        if fields is not None:
+            status = fields["status"]
+            crumbs.insert(
+                # The list is trimmed to the newest now and then: never past its end.
+                min(self.completed_after, len(crumbs)),
+                (
+                    self.completed_at,
+                    "request",
+                    "error" if status >= 500 else "info",
+                    f"{fields['method']} {fields['route'] or '<unmatched>'} {status}",
+                    {**fields, "request_id": self.request_id, "stage": "completed"},
+                ),
+            )
+        if self.method is not None:
+            path = (self.scope or {}).get("path", "")
+            started = {"request_id": self.request_id, "stage": "started"}
+            crumbs.insert(0, (self.started_at, "request", "info", f"{self.method} {path}", started))
+        return crumbs
+
     def breadcrumb_values(self) -> list[dict[str, Any]]:
         """The breadcrumbs as an event carries them (seconds since the epoch: events get them
         after the SDK's serializer ran, so they must be JSON already)."""
         values = []
-        for timestamp, category, level, message, data in (self.breadcrumbs or ())[
-            -MAX_BREADCRUMBS:
-        ]:
+        for timestamp, category, level, message, data in self._all_breadcrumbs()[-MAX_BREADCRUMBS:]:
             crumb = {
                 "timestamp": timestamp,
                 "category": category,

@@ -79,14 +79,14 @@ class BusinessEvents:
         and send it to Sentry at its sample rate."""
         level = _LEVELS.get(event, "info")
         message = _MESSAGES[event]
+        # One dict for the log line, the breadcrumb and the message: none of them changes it.
+        fields: dict[str, str | int] = {"event": event.value, **data}
         ctx = request_context.get() if event in _ON_ACCESS_LINE else None
         if ctx is not None:
-            ctx.access_event = {"event": event.value, **data}
+            ctx.access_event = fields
         else:
-            logger.log(_LOG_LEVELS[level], message, extra={"event": event.value, **data})
-        add_breadcrumb(
-            message, category="business", level=level, data={"event": event.value, **data}
-        )
+            logger.log(_LOG_LEVELS[level], message, extra=fields)
+        add_breadcrumb(message, category="business", level=level, data=fields)
         rate = self.rates[event]
         if rate > 0 and random.random() < rate:  # noqa: S311 - sampling, not security
-            capture_message_with_context(message, {"event": event.value, **data}, level=level)
+            capture_message_with_context(message, fields, level=level)

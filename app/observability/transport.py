@@ -89,11 +89,14 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.owner._lost(self, exc)
 
-    def send(self, data: bytes, envelope: Envelope, timeout: float) -> None:
-        # Only an open connection sends: `transport` was set as it opened.
+    def send(
+        self, data: bytes, envelope: Envelope, timeout: float, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        # Only an open connection sends: `transport` was set as it opened. The loop is given:
+        # looking it up asks the kernel for the process id each time.
         self.in_flight = envelope
         self.owner._sending += 1
-        self.timer = asyncio.get_running_loop().call_later(timeout, self._time_out)
+        self.timer = loop.call_later(timeout, self._time_out)
         cast(asyncio.Transport, self.transport).write(data)
 
     def _time_out(self) -> None:
@@ -292,7 +295,7 @@ class LoopTransport(HttpTransport):
                 self._handle_request_error(envelope=sent, loss_reason="send_error")
                 continue
             head = b"%bContent-Length: %d\r\n\r\n" % (self._request_head, len(payload))
-            connection.send(head + payload, sent, self.TIMEOUT)
+            connection.send(head + payload, sent, self.TIMEOUT, loop)
         if self._pending and len(self._open) + len(self._connecting) < MAX_CONNECTIONS:
             # A context of its own: the request that queued the envelope is not the sender's.
             task = loop.create_task(self._connect(), context=contextvars.Context())

@@ -18,3 +18,32 @@ def test_a_request_keeps_its_newest_breadcrumbs_in_bounded_memory() -> None:
     assert values[-1]["category"] == "app"
     timestamps = [crumb["timestamp"] for crumb in values]
     assert timestamps == sorted(timestamps)
+
+
+def test_the_request_layer_s_breadcrumbs_frame_the_request_s_own() -> None:
+    ctx = breadcrumbs_for_sentry("framed", {"type": "http", "path": "/api/store/ada"})
+    ctx.start("GET")
+    ctx.add_breadcrumb("SELECT 1", "query", "info")
+    fields = {"method": "GET", "route": "/api/store/{identifier}", "status": 503}
+    ctx.complete(fields)
+    ctx.add_breadcrumb("reporting the failure", "app.jobs", "warning")
+
+    values = ctx.breadcrumb_values()
+    assert [(crumb["category"], crumb["message"]) for crumb in values] == [
+        ("request", "GET /api/store/ada"),
+        ("query", "SELECT 1"),
+        ("request", "GET /api/store/{identifier} 503"),
+        ("app.jobs", "reporting the failure"),
+    ]
+    started, completed = values[0], values[2]
+    assert started["data"] == {"request_id": "framed", "stage": "started"}
+    assert completed["level"] == "error"
+    assert completed["data"] == {**fields, "request_id": "framed", "stage": "completed"}
+    timestamps = [crumb["timestamp"] for crumb in values]
+    assert timestamps == sorted(timestamps)
+
+
+def test_a_request_that_never_started_has_no_request_layer_breadcrumbs() -> None:
+    ctx = breadcrumbs_for_sentry("bare", {"type": "http", "path": "/"})
+    ctx.add_breadcrumb("only this", "app", "info")
+    assert [crumb["message"] for crumb in ctx.breadcrumb_values()] == ["only this"]
