@@ -72,7 +72,10 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.in_flight: Envelope | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        # When the envelope in flight is given up (the loop's clock), checked by the transport's
+        # one timer: a timer per envelope (a libuv handle made, stopped and closed) cost each
+        # envelope more than its answer's parsing.
+        self.deadline: float | None = None
         # Whether it has answered before: a connection Sentry closed while it was idle.
         self.answered = False
         # Whether the envelope in flight waited out the timeout (never sent again: Sentry may
@@ -89,17 +92,14 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.owner._lost(self, exc)
 
-    def send(
-        self, data: bytes, envelope: Envelope, timeout: float, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        # Only an open connection sends: `transport` was set as it opened. The loop is given:
-        # looking it up asks the kernel for the process id each time.
+    def send(self, data: bytes, envelope: Envelope, deadline: float) -> None:
+        # Only an open connection sends: `transport` was set as it opened.
         self.in_flight = envelope
         self.owner._sending += 1
-        self.timer = loop.call_later(timeout, self._time_out)
+        self.deadline = deadline
         cast(asyncio.Transport, self.transport).write(data)
 
-    def _time_out(self) -> None:
+    def time_out(self) -> None:
         self.timed_out = True
         self.abort()
 
@@ -108,9 +108,7 @@ class _Connection(asyncio.Protocol):
         envelope, self.in_flight = self.in_flight, None
         if envelope is not None:
             self.owner._sending -= 1
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = None
         return envelope
 
     def abort(self) -> None:
@@ -150,6 +148,8 @@ class LoopTransport(HttpTransport):
         # Envelopes written and not yet answered or given up, over all connections.
         self._sending = 0
         self._connecting: set[asyncio.Task[None]] = set()
+        # Armed for the earliest deadline of an envelope in flight, while there is one.
+        self._watchdog: asyncio.TimerHandle | None = None
         self._quiet: asyncio.Event | None = None
         self._reachable = True
 
@@ -245,6 +245,9 @@ class LoopTransport(HttpTransport):
         for connection in list(self._open):
             connection.abort()
         self._idle.clear()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     def _hand_over_pending(self) -> None:
         while self._pending:
@@ -295,13 +298,31 @@ class LoopTransport(HttpTransport):
                 self._handle_request_error(envelope=sent, loss_reason="send_error")
                 continue
             head = b"%bContent-Length: %d\r\n\r\n" % (self._request_head, len(payload))
-            connection.send(head + payload, sent, self.TIMEOUT, loop)
+            deadline = loop.time() + self.TIMEOUT
+            connection.send(head + payload, sent, deadline)
+            if self._watchdog is None:
+                self._watchdog = loop.call_at(deadline, self._give_up_overdue)
         if self._pending and len(self._open) + len(self._connecting) < MAX_CONNECTIONS:
             # A context of its own: the request that queued the envelope is not the sender's.
             task = loop.create_task(self._connect(), context=contextvars.Context())
             self._connecting.add(task)
             task.add_done_callback(self._connecting.discard)
         self._note_quiet()
+
+    def _give_up_overdue(self) -> None:
+        """Abort the connections whose envelope waited out the timeout (handled as they close);
+        watch for the next deadline."""
+        self._watchdog = None
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        upcoming = [c.deadline for c in self._open if c.deadline is not None and c.deadline > now]
+        for connection in list(self._open):
+            if connection.deadline is not None and connection.deadline <= now:
+                connection.time_out()
+        if upcoming:
+            self._watchdog = loop.call_at(min(upcoming), self._give_up_overdue)
 
     def _note_quiet(self) -> None:
         quiet = self._quiet
@@ -356,10 +377,13 @@ class LoopTransport(HttpTransport):
         if not self._reachable:
             self._reachable = True
             logger.info("sentry reachable again")
-        with capture_internal_exceptions():
-            # As in the SDK's thread: a header it cannot read (a bad Retry-After) is its
-            # problem, not the loop's.
-            self._handle_response(response=response, envelope=sent)  # type: ignore[arg-type]
+        if not 200 <= response.status < 300 or "x-sentry-rate-limits" in response.headers:
+            # An accepted envelope with no limit to note (almost every answer) leaves the SDK's
+            # handling nothing to do.
+            with capture_internal_exceptions():
+                # As in the SDK's thread: a header it cannot read (a bad Retry-After) is its
+                # problem, not the loop's.
+                self._handle_response(response=response, envelope=sent)  # type: ignore[arg-type]
         if keep and connection in self._open:
             self._idle.append(connection)
         elif connection.transport is not None:
@@ -407,6 +431,8 @@ class LoopTransport(HttpTransport):
         if not items:
             return None
         report = self._fetch_pending_client_report(interval=30)
+        if report is None and len(items) == len(envelope.items):
+            return envelope
         if report is not None:
             items.append(report)
         return Envelope(headers=envelope.headers, items=items)
