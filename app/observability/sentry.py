@@ -23,6 +23,7 @@ import random
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from time import time
 from types import TracebackType
 from typing import Any, Literal
@@ -398,9 +399,14 @@ def start_trace(ctx: RequestContext) -> float:
 
 def finish_trace(ctx: RequestContext, started: float) -> None:
     """A sampled request ended (answered or failed): its transaction, named after the route,
-    with the status, goes to Sentry."""
-    with capture_internal_exceptions():
-        _send_transaction(ctx, started, time())
+    with the status, goes to Sentry, built when the transport's next batch leaves (from what
+    the request kept, all final now) or, when the transport cannot wait, at once."""
+    client = sentry_sdk.get_client()
+    transport = client.transport
+    build = partial(_send_transaction, client, ctx, started, time())
+    if not (isinstance(transport, LoopTransport) and transport.capture_transaction_later(build)):
+        with capture_internal_exceptions():
+            build()
 
 
 # Scrubbed request data by what it was made from: a worker's traced requests repeat their URL
@@ -441,7 +447,9 @@ def _scrubbed_request(scope: Scope) -> dict[str, Any]:
     return scrubbed
 
 
-def _send_transaction(ctx: RequestContext, started: float, finished: float) -> None:
+def _send_transaction(
+    client: sentry_sdk.client.BaseClient, ctx: RequestContext, started: float, finished: float
+) -> None:
     """The transaction of a traced request, from what the request kept, to the SDK's transport.
 
     Only our own fields and the scrubbed request: the SDK's scope, event processors and
@@ -481,7 +489,7 @@ def _send_transaction(ctx: RequestContext, started: float, finished: float) -> N
     }
     if route:
         dsc["transaction"] = route
-    _send_built(event, "transaction", dsc)
+    _send_built(client, event, "transaction", dsc)
 
 
 def _send_request_message(
@@ -497,13 +505,18 @@ def _send_request_message(
     _add_request_context(event, breadcrumbs=True)
     cleaned: dict[str, Any] = dict(_clean(event))
     cleaned["timestamp"] = time()
-    return _send_built(cleaned, "event", None)
+    return _send_built(sentry_sdk.get_client(), cleaned, "event", None)
 
 
-def _send_built(event: dict[str, Any], item_type: str, dsc: dict[str, str] | None) -> str | None:
+def _send_built(
+    client: sentry_sdk.client.BaseClient,
+    event: dict[str, Any],
+    item_type: str,
+    dsc: dict[str, str] | None,
+) -> str | None:
     """An event the app built, given what the SDK gives every event (id, release, environment,
-    server name), encoded once and handed to the SDK's transport; its event id."""
-    client = sentry_sdk.get_client()
+    server name), encoded once and handed to `client`'s transport (the client of the request
+    it is about, even if another has started since); its event id."""
     transport = client.transport
     if not client.is_active() or transport is None:
         return None

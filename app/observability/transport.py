@@ -45,6 +45,12 @@ logger = logging.getLogger(__name__)
 # and more only while envelopes queue up (a burst, or Sentry tens of milliseconds away). The
 # SDK's thread sent on one. The queue behind them is the SDK's `transport_queue_size`.
 MAX_CONNECTIONS = 4
+# Envelopes wait up to SEND_DELAY seconds to leave together, or until SEND_BATCH wait; a traced
+# request's transaction waits unbuilt. Built and sent one at a time as requests ended, each ran
+# cold, between requests: a transaction cost the server ~100 µs of CPU at a tenth traced; sent
+# together, the connections' answers come back together too (bench/speed.py --only sentry).
+SEND_BATCH = 32
+SEND_DELAY = 0.05
 # The largest response head read; Sentry's is a few hundred bytes.
 MAX_HEAD_BYTES = 64 * 1024
 # ASCII digits only (str.isdigit accepts "²").
@@ -150,6 +156,10 @@ class LoopTransport(HttpTransport):
         self._connecting: set[asyncio.Task[None]] = set()
         # Armed for the earliest deadline of an envelope in flight, while there is one.
         self._watchdog: asyncio.TimerHandle | None = None
+        # Transactions to build when the batch leaves (`capture_transaction_later`), and the
+        # timer that sends the batch.
+        self._unbuilt: list[Callable[[], None]] = []
+        self._batch_timer: asyncio.TimerHandle | None = None
         self._quiet: asyncio.Event | None = None
         self._reachable = True
 
@@ -177,6 +187,8 @@ class LoopTransport(HttpTransport):
         """Stop sending from the loop (after a flush): what is still queued goes by the thread,
         what is still unanswered is given up with its connection."""
         self._loop = None
+        # Built now, they go by the thread too.
+        self._build_waiting()
         self._hand_over_pending()
         connecting = list(self._connecting)
         self._stop_sending()
@@ -202,6 +214,16 @@ class LoopTransport(HttpTransport):
                 # The loop has closed without releasing this transport.
                 super().capture_envelope(envelope)
 
+    def capture_transaction_later(self, build: Callable[[], None]) -> bool:
+        """Have `build` (which builds a transaction's envelope and captures it) run when the next
+        batch leaves; False when it cannot wait (not sending from this thread's loop): the
+        caller builds it now."""
+        if self._loop is None or threading.get_ident() != self._loop_thread:
+            return False
+        self._unbuilt.append(build)
+        self._batch()
+        return True
+
     def flush(self, timeout: float, callback: Callable[[int, float], None] | None = None) -> None:
         loop = self._loop
         if loop is None or timeout <= 0:
@@ -210,6 +232,7 @@ class LoopTransport(HttpTransport):
         deadline = time.monotonic() + timeout
         if threading.get_ident() == self._loop_thread:
             # The caller holds the loop: what has not been written yet goes by the thread.
+            self._build_waiting()
             self._hand_over_pending()
         else:
             with contextlib.suppress(RuntimeError):
@@ -239,15 +262,19 @@ class LoopTransport(HttpTransport):
         while self._pending:
             for item in self._pending.popleft().items:
                 self.record_lost_event("queue_overflow", item=item)
+        for _ in self._unbuilt:
+            self.record_lost_event("queue_overflow", data_category="transaction")
+        self._unbuilt.clear()
         for task in list(self._connecting):
             with contextlib.suppress(RuntimeError):
                 task.cancel()
         for connection in list(self._open):
             connection.abort()
         self._idle.clear()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        for timer in (self._watchdog, self._batch_timer):
+            if timer is not None:
+                timer.cancel()
+        self._watchdog = self._batch_timer = None
 
     def _hand_over_pending(self) -> None:
         while self._pending:
@@ -257,6 +284,8 @@ class LoopTransport(HttpTransport):
         report = self._fetch_pending_client_report(force=True)
         if report is not None:
             self._enqueue(Envelope(items=[report]))
+        # Not waiting for the batch's timer.
+        self._send_batch()
         if self._quiet is not None:
             await self._quiet.wait()
 
@@ -270,7 +299,29 @@ class LoopTransport(HttpTransport):
                 self.record_lost_event("queue_overflow", item=item)
             return
         self._pending.append(envelope)
+        self._batch()
+
+    def _batch(self) -> None:
+        """Send the batch once it is full; otherwise, when it has waited SEND_DELAY."""
+        if len(self._pending) + len(self._unbuilt) >= SEND_BATCH:
+            self._send_batch()
+        elif self._batch_timer is None and self._loop is not None:
+            self._batch_timer = self._loop.call_later(SEND_DELAY, self._send_batch)
+            self._note_quiet()
+
+    def _send_batch(self) -> None:
+        if self._batch_timer is not None:
+            self._batch_timer.cancel()
+            self._batch_timer = None
+        self._build_waiting()
         self._pump()
+
+    def _build_waiting(self) -> None:
+        """Build the transactions waiting for the batch (each captures its envelope)."""
+        unbuilt, self._unbuilt = self._unbuilt, []
+        for build in unbuilt:
+            with capture_internal_exceptions():
+                build()
 
     def _pump(self) -> None:
         """Send what is queued on the idle connections; open another while it waits."""
@@ -328,7 +379,7 @@ class LoopTransport(HttpTransport):
         quiet = self._quiet
         if quiet is None:
             return
-        if self._pending or self._connecting or self._sending:
+        if self._pending or self._unbuilt or self._connecting or self._sending:
             quiet.clear()
         else:
             quiet.set()
