@@ -20,7 +20,7 @@ from app.observability.sentry import (
     init_sentry,
     loop_transport,
 )
-from app.observability.transport import MAX_CONNECTIONS, LoopTransport
+from app.observability.transport import MAX_CONNECTIONS, SEND_DELAY, LoopTransport
 from app.settings import Settings
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -170,6 +170,24 @@ async def test_envelopes_leave_from_the_loop_on_kept_connections(
     assert len({r.client_port for r in sentry.received}) <= MAX_CONNECTIONS
     assert transport.bound
     assert sdk_senders() <= earlier
+
+
+async def test_envelopes_wait_for_their_batch_which_leaves_after_its_delay(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    with fake_sentry() as sentry:
+        bound(sentry.dsn)
+        for n in range(3):
+            capture_message_with_context("waiting", {"n": n})
+        # Unbatched, the three would be answered well within this on one machine.
+        await asyncio.sleep(SEND_DELAY / 2)
+        assert sentry.items("event") == []
+        # No flush: the batch's timer sends them.
+        deadline = time.monotonic() + WAIT
+        # Polled: the server answers from a thread of its own.
+        while len(sentry.items("event")) < 3 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        assert len(sentry.items("event")) == 3
 
 
 # Sentry sends its limits with a 429, and also with an envelope it accepted.
