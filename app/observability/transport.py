@@ -4,10 +4,13 @@ The SDK's HttpTransport sends from a thread of its own, through urllib3. Under l
 and the event loop took turns at the GIL for every envelope (a tenth of the requests send a
 transaction): the server spent 0.25 ms more CPU per storefront request with Sentry on than off,
 most of it there (bench/speed.py --only sentry, py-spy). While the app's lifespan has it bound
-to the loop, this transport writes each envelope from the loop instead, on a kept-alive
-connection (an asyncio protocol: no task, stream or timeout object per envelope), one request
-at a time on each of at most `MAX_CONNECTIONS`, and reads the answer in the protocol's
-callback.
+to the loop, this transport writes each envelope from the loop instead, on kept-alive
+connections (an asyncio protocol: no task, stream or timeout object per envelope), at most
+`MAX_CONNECTIONS`, and reads the answers in the protocol's callback. Envelopes leave in batches
+(`SEND_BATCH`, `SEND_DELAY`), and a connection that has answered and stayed open takes up to
+`PIPELINE_DEPTH` of them in one write, answered in order (HTTP/1.1 pipelining); one that has
+not yet answered takes one at a time. If Sentry ever leaves pipelined envelopes unanswered
+until the timeout, the transport sends one at a time from then on.
 
 Everything else is the SDK's: which items a rate limit holds back, what a 429 or an
 `X-Sentry-Rate-Limits` header disables, the lost-event records and client reports. For those
@@ -51,6 +54,10 @@ MAX_CONNECTIONS = 4
 # together, the connections' answers come back together too (bench/speed.py --only sentry).
 SEND_BATCH = 32
 SEND_DELAY = 0.05
+# Envelopes written at once on a connection that has answered and stayed open: a write, and a
+# read of the answers, for a batch instead of one each (each woke the other end, and each
+# answer's handling ran cold between requests).
+PIPELINE_DEPTH = 16
 # The largest response head read; Sentry's is a few hundred bytes.
 MAX_HEAD_BYTES = 64 * 1024
 # ASCII digits only (str.isdigit accepts "²").
@@ -71,22 +78,25 @@ class _Response:
 
 
 class _Connection(asyncio.Protocol):
-    """A kept-alive connection to Sentry, with at most one envelope in flight."""
+    """A kept-alive connection to Sentry, with the envelopes written on it and not yet answered."""
 
     def __init__(self, owner: "LoopTransport") -> None:
         self.owner = owner
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.in_flight: Envelope | None = None
-        # When the envelope in flight is given up (the loop's clock), checked by the transport's
-        # one timer: a timer per envelope (a libuv handle made, stopped and closed) cost each
-        # envelope more than its answer's parsing.
-        self.deadline: float | None = None
-        # Whether it has answered before: a connection Sentry closed while it was idle.
+        # Oldest first (answered in that order), each with when it is given up (the loop's
+        # clock), checked by the transport's one timer: a timer per envelope (a libuv handle
+        # made, stopped and closed) cost each envelope more than its answer's parsing.
+        self.in_flight: deque[tuple[Envelope, float]] = deque()
+        # Whether it has answered: while it stays open, it may be pipelined; when it closes,
+        # what it had not answered was never refused (Sentry closed a kept connection as they
+        # were written, or after an answer that said it would).
         self.answered = False
-        # Whether the envelope in flight waited out the timeout (never sent again: Sentry may
-        # have it).
+        # Whether the oldest envelope in flight waited out the timeout (none of them is sent
+        # again: Sentry may have them).
         self.timed_out = False
+        # Closed or aborted by us, or lost: never written to again.
+        self.closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -98,26 +108,34 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.owner._lost(self, exc)
 
-    def send(self, data: bytes, envelope: Envelope, deadline: float) -> None:
+    def send(self, data: bytes, envelopes: list[Envelope], deadline: float) -> None:
         # Only an open connection sends: `transport` was set as it opened.
-        self.in_flight = envelope
-        self.owner._sending += 1
-        self.deadline = deadline
+        self.in_flight.extend((envelope, deadline) for envelope in envelopes)
+        self.owner._sending += len(envelopes)
         cast(asyncio.Transport, self.transport).write(data)
+
+    @property
+    def deadline(self) -> float | None:
+        return self.in_flight[0][1] if self.in_flight else None
+
+    def done(self) -> Envelope | None:
+        """The oldest envelope in flight, now answered or given up."""
+        if not self.in_flight:
+            return None
+        self.owner._sending -= 1
+        return self.in_flight.popleft()[0]
 
     def time_out(self) -> None:
         self.timed_out = True
         self.abort()
 
-    def done(self) -> Envelope | None:
-        """The envelope in flight, now answered or given up."""
-        envelope, self.in_flight = self.in_flight, None
-        if envelope is not None:
-            self.owner._sending -= 1
-        self.deadline = None
-        return envelope
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
 
     def abort(self) -> None:
+        self.closing = True
         if self.transport is not None:
             # The loop may have closed without the transport being released.
             with contextlib.suppress(RuntimeError):
@@ -150,7 +168,8 @@ class LoopTransport(HttpTransport):
         self._loop_thread: int | None = None
         self._pending: deque[Envelope] = deque()
         self._open: set[_Connection] = set()
-        self._idle: list[_Connection] = []
+        # Until Sentry leaves pipelined envelopes unanswered past the timeout.
+        self._pipelining = True
         # Envelopes written and not yet answered or given up, over all connections.
         self._sending = 0
         self._connecting: set[asyncio.Task[None]] = set()
@@ -270,7 +289,6 @@ class LoopTransport(HttpTransport):
                 task.cancel()
         for connection in list(self._open):
             connection.abort()
-        self._idle.clear()
         for timer in (self._watchdog, self._batch_timer):
             if timer is not None:
                 timer.cancel()
@@ -323,36 +341,52 @@ class LoopTransport(HttpTransport):
             with capture_internal_exceptions():
                 build()
 
+    def _room(self, connection: _Connection) -> int:
+        """How many more envelopes `connection` may have in flight now."""
+        if connection.closing or connection.transport is None:
+            return 0
+        depth = PIPELINE_DEPTH if connection.answered and self._pipelining else 1
+        return depth - len(connection.in_flight)
+
     def _pump(self) -> None:
-        """Send what is queued on the idle connections; open another while it waits."""
+        """Send what is queued on the connections with room; open another while it waits."""
         loop = self._loop
         if loop is None:
             return
-        while self._pending and self._idle:
-            connection = self._idle.pop()
-            envelope = self._pending.popleft()
-            sent = self._without_limited(envelope)
-            if sent is None:
-                self._idle.append(connection)
-                # As the SDK's thread does: the outcomes of what the limits hold back are
-                # still reported, once a minute.
-                report = self._fetch_pending_client_report(interval=60)
-                if report is not None:
-                    self._pending.append(Envelope(items=[report]))
-                continue
-            try:
-                payload = _serialized(sent)
-            except (TypeError, ValueError, OSError):
-                # An item that cannot be encoded (or an attachment that cannot be read): lost,
-                # as the SDK's thread loses it, never raised into the request that captured it.
-                self._idle.append(connection)
-                self._handle_request_error(envelope=sent, loss_reason="send_error")
-                continue
-            head = b"%bContent-Length: %d\r\n\r\n" % (self._request_head, len(payload))
-            deadline = loop.time() + self.TIMEOUT
-            connection.send(head + payload, sent, deadline)
-            if self._watchdog is None:
-                self._watchdog = loop.call_at(deadline, self._give_up_overdue)
+        while self._pending:
+            connection = max(self._open, key=self._room, default=None)
+            room = 0 if connection is None else self._room(connection)
+            if connection is None or room <= 0:
+                break
+            parts: list[bytes] = []
+            written: list[Envelope] = []
+            while self._pending and len(written) < room:
+                sent = self._without_limited(self._pending.popleft())
+                if sent is None:
+                    # As the SDK's thread does: the outcomes of what the limits hold back are
+                    # still reported, once a minute.
+                    report = self._fetch_pending_client_report(interval=60)
+                    if report is not None:
+                        self._pending.append(Envelope(items=[report]))
+                    continue
+                try:
+                    payload = _serialized(sent)
+                except (TypeError, ValueError, OSError):
+                    # An item that cannot be encoded (or an attachment that cannot be read):
+                    # lost, as the SDK's thread loses it, never raised into the request that
+                    # captured it.
+                    self._handle_request_error(envelope=sent, loss_reason="send_error")
+                    continue
+                parts += (
+                    b"%bContent-Length: %d\r\n\r\n" % (self._request_head, len(payload)),
+                    payload,
+                )
+                written.append(sent)
+            if written:
+                deadline = loop.time() + self.TIMEOUT
+                connection.send(b"".join(parts), written, deadline)
+                if self._watchdog is None:
+                    self._watchdog = loop.call_at(deadline, self._give_up_overdue)
         if self._pending and len(self._open) + len(self._connecting) < MAX_CONNECTIONS:
             # A context of its own: the request that queued the envelope is not the sender's.
             task = loop.create_task(self._connect(), context=contextvars.Context())
@@ -361,17 +395,25 @@ class LoopTransport(HttpTransport):
         self._note_quiet()
 
     def _give_up_overdue(self) -> None:
-        """Abort the connections whose envelope waited out the timeout (handled as they close);
-        watch for the next deadline."""
+        """Abort the connections whose oldest envelope waited out the timeout (handled as they
+        close); watch for the next deadline."""
         self._watchdog = None
         loop = self._loop
         if loop is None:
             return
         now = loop.time()
-        upcoming = [c.deadline for c in self._open if c.deadline is not None and c.deadline > now]
+        upcoming = []
         for connection in list(self._open):
-            if connection.deadline is not None and connection.deadline <= now:
-                connection.time_out()
+            deadline = connection.deadline
+            if deadline is None:
+                continue
+            if deadline > now:
+                upcoming.append(deadline)
+                continue
+            if len(connection.in_flight) > 1 and self._pipelining:
+                self._pipelining = False
+                logger.warning("sentry left pipelined envelopes unanswered; sending one at a time")
+            connection.time_out()
         if upcoming:
             self._watchdog = loop.call_at(min(upcoming), self._give_up_overdue)
 
@@ -404,64 +446,69 @@ class LoopTransport(HttpTransport):
             return
         self._connecting.discard(asyncio.current_task())
         self._open.add(connection)
-        self._idle.append(connection)
         self._pump()
 
     def _answered(self, connection: _Connection, *, eof: bool) -> None:
-        """Bytes from Sentry: once they make up the answer, it is handled and the connection
-        sends the next envelope (or waits, idle)."""
-        try:
-            parsed = _parse_response(connection.buffer, eof=eof)
-        except SentryResponseError:
-            connection.abort()
-            return
-        if parsed is None:
-            return
-        response, keep, used = parsed
-        del connection.buffer[:used]
-        sent = connection.done()
-        if sent is None:
-            # An answer to nothing: the connection cannot be trusted with the next envelope.
-            connection.abort()
-            return
-        connection.answered = True
-        if not self._reachable:
-            self._reachable = True
-            logger.info("sentry reachable again")
-        if not 200 <= response.status < 300 or "x-sentry-rate-limits" in response.headers:
-            # An accepted envelope with no limit to note (almost every answer) leaves the SDK's
-            # handling nothing to do.
-            with capture_internal_exceptions():
-                # As in the SDK's thread: a header it cannot read (a bad Retry-After) is its
-                # problem, not the loop's.
-                self._handle_response(response=response, envelope=sent)  # type: ignore[arg-type]
-        if keep and connection in self._open:
-            self._idle.append(connection)
-        elif connection.transport is not None:
-            connection.transport.close()
+        """Bytes from Sentry: each complete answer is handled, for the oldest envelope in flight;
+        then what is queued is sent."""
+        while True:
+            try:
+                parsed = _parse_response(connection.buffer, eof=eof)
+            except SentryResponseError:
+                connection.abort()
+                return
+            if parsed is None:
+                break
+            response, keep, used = parsed
+            del connection.buffer[:used]
+            sent = connection.done()
+            if sent is None:
+                # An answer to nothing: the connection cannot be trusted with the next envelope.
+                connection.abort()
+                return
+            connection.answered = True
+            if not self._reachable:
+                self._reachable = True
+                logger.info("sentry reachable again")
+            if not 200 <= response.status < 300 or "x-sentry-rate-limits" in response.headers:
+                # An accepted envelope with no limit to note (almost every answer) leaves the
+                # SDK's handling nothing to do.
+                with capture_internal_exceptions():
+                    # As in the SDK's thread: a header it cannot read (a bad Retry-After) is its
+                    # problem, not the loop's.
+                    self._handle_response(response=response, envelope=sent)  # type: ignore[arg-type]
+            if not keep:
+                # What else is in flight goes again when it has closed (`_lost`).
+                connection.close()
+                break
+            if not connection.buffer:
+                break
         self._pump()
 
     def _lost(self, connection: _Connection, exc: Exception | None) -> None:
         self._open.discard(connection)
-        with contextlib.suppress(ValueError):
-            self._idle.remove(connection)
-        if connection.in_flight is not None:
+        connection.closing = True
+        if connection.in_flight:
             # An answer that ends with the connection (no length given) is complete now.
             self._answered(connection, eof=True)
-        sent = connection.done()
-        if sent is None:
+        unanswered = []
+        while (sent := connection.done()) is not None:
+            unanswered.append(sent)
+        if not unanswered:
             self._pump()
             return
         if self._loop is None:
             # Released or killed: given up, not a sign of Sentry's health.
-            self._handle_request_error(envelope=sent, loss_reason="network")
+            for sent in unanswered:
+                self._handle_request_error(envelope=sent, loss_reason="network")
         elif connection.answered and not connection.buffer and not connection.timed_out:
-            # Sentry closed the kept connection as it was sent: nothing came back, so the
-            # envelope goes again, on another connection.
-            self._pending.appendleft(sent)
+            # Sentry closed the kept connection before answering these (as they were sent, or
+            # after an answer that said so): they go again, first, on another connection.
+            self._pending.extendleft(reversed(unanswered))
         else:
             self._unreachable(TimeoutError() if connection.timed_out else exc or EOFError())
-            self._handle_request_error(envelope=sent, loss_reason="network")
+            for sent in unanswered:
+                self._handle_request_error(envelope=sent, loss_reason="network")
         self._pump()
 
     def _without_limited(self, envelope: Envelope) -> Envelope | None:

@@ -20,7 +20,12 @@ from app.observability.sentry import (
     init_sentry,
     loop_transport,
 )
-from app.observability.transport import MAX_CONNECTIONS, SEND_DELAY, LoopTransport
+from app.observability.transport import (
+    MAX_CONNECTIONS,
+    PIPELINE_DEPTH,
+    SEND_DELAY,
+    LoopTransport,
+)
 from app.settings import Settings
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -188,6 +193,42 @@ async def test_envelopes_wait_for_their_batch_which_leaves_after_its_delay(
         while len(sentry.items("event")) < 3 and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         assert len(sentry.items("event")) == 3
+
+
+async def test_a_connection_that_answered_carries_a_batch_pipelined(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    with fake_sentry() as sentry:
+        bound(sentry.dsn)
+        capture_message_with_context("first")
+        await flushed()
+        for n in range(PIPELINE_DEPTH):
+            capture_message_with_context("batch", {"n": n})
+        await flushed()
+
+    assert len(sentry.items("event")) == 1 + PIPELINE_DEPTH
+    # All on the connection that answered the first: one at a time, the batch would have
+    # opened the other connections while it waited.
+    assert len({r.client_port for r in sentry.received}) == 1
+
+
+async def test_pipelined_envelopes_a_closing_answer_left_unanswered_go_again(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    answers = iter([Answer(), Answer(close=True)])
+    with fake_sentry(lambda _: next(answers, Answer())) as sentry:
+        bound(sentry.dsn)
+        capture_message_with_context("first")
+        await flushed()
+        for n in range(5):
+            capture_message_with_context("batch", {"n": n})
+        await flushed()
+
+    # Each arrives (the one answered with the close may arrive twice: the server's close may
+    # cut its answer short, and Sentry drops a second copy of an event id).
+    bodies = [r.body for r in sentry.items("event")]
+    for n in range(5):
+        assert any(b'"n":%d' % n in body for body in bodies)
 
 
 # Sentry sends its limits with a 429, and also with an envelope it accepted.
