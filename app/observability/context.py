@@ -48,6 +48,9 @@ class RequestContext:
     completed: dict[str, Any] | None = None
     completed_at: float = 0.0
     completed_after: int = 0
+    # The breadcrumb of `access_event`, made the same way: its time, how many breadcrumbs came
+    # before it, its message and level.
+    access_crumb: tuple[float, int, str, str] | None = None
 
     def add_breadcrumb(
         self, message: str, category: str, level: str, data: dict[str, Any] | None = None
@@ -73,6 +76,13 @@ class RequestContext:
         self.completed_at = time()
         self.completed_after = len(self.breadcrumbs or ())
 
+    def note_access_event(self, event: dict[str, Any], message: str, level: str) -> None:
+        """A business event that rides on the access line (kept as given, never changed), and
+        its breadcrumb."""
+        self.access_event = event
+        if self.breadcrumbs is not None:
+            self.access_crumb = (time(), len(self.breadcrumbs), message, level)
+
     def _all_breadcrumbs(self) -> list[Breadcrumb]:
         crumbs = list(self.breadcrumbs or ())
         fields = self.completed
@@ -88,6 +98,13 @@ class RequestContext:
                     f"{fields['method']} {fields['route'] or '<unmatched>'} {status}",
                     {**fields, "request_id": self.request_id, "stage": "completed"},
                 ),
+            )
+        noted = self.access_crumb
+        if noted is not None:
+            # Never after the completed breadcrumb, which came later.
+            at, after, message, level = noted
+            crumbs.insert(
+                min(after, len(crumbs)), (at, "business", level, message, self.access_event)
             )
         if self.method is not None:
             path = (self.scope or {}).get("path", "")

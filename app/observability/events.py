@@ -83,10 +83,11 @@ class BusinessEvents:
         fields: dict[str, str | int] = {"event": event.value, **data}
         ctx = request_context.get() if event in _ON_ACCESS_LINE else None
         if ctx is not None:
-            ctx.access_event = fields
+            # Its breadcrumb too is made only if an event of the request needs it.
+            ctx.note_access_event(fields, message, level)
         else:
             logger.log(_LOG_LEVELS[level], message, extra=fields)
-        add_breadcrumb(message, category="business", level=level, data=fields)
+            add_breadcrumb(message, category="business", level=level, data=fields)
         rate = self.rates[event]
         if rate > 0 and random.random() < rate:  # noqa: S311 - sampling, not security
             capture_message_with_context(message, fields, level=level)

@@ -272,6 +272,9 @@ def make_traces_sampler(rate: float) -> Callable[[Mapping[str, Any]], float]:
 # Whether this process ever started the SDK: until it has, every helper is a no-op without
 # asking the SDK (its client lookup, several per request, cost 10 µs a request with Sentry off).
 _started = False
+# The SDK's global scope (one per process, kept across `sentry_sdk.init`), whose client the
+# helpers ask, once it has started.
+_global_scope: sentry_sdk.Scope | None = None
 # The traces sample rate the SDK was started with: a request's sampling reads it here, not
 # through the SDK's client and options (a few µs on every request).
 _traces_rate = 0.0
@@ -280,10 +283,11 @@ _traces_rate = 0.0
 def init_sentry(settings: Settings) -> bool:
     """Start the SDK once, after logging is configured and before the app is built; False (and
     nothing done) without a DSN."""
-    global _started, _traces_rate
+    global _started, _traces_rate, _global_scope
     if not settings.SENTRY_DSN:
         return False
     _started = True
+    _global_scope = sentry_sdk.get_global_scope()
     _traces_rate = settings.traces_sample_rate
     for name in NOT_FOR_SENTRY:
         ignore_logger(name)
@@ -350,7 +354,8 @@ def _start_sdk(settings: Settings) -> None:
 def is_enabled() -> bool:
     # The global scope's client: the app never binds one to another scope, and the lookup
     # through the current and isolation scopes cost a µs on every request.
-    return _started and sentry_sdk.get_global_scope().client.is_active()
+    scope = _global_scope
+    return scope is not None and scope.client.is_active()
 
 
 def loop_transport() -> LoopTransport | None:

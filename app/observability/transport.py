@@ -52,12 +52,12 @@ MAX_CONNECTIONS = 4
 # request's transaction waits unbuilt. Built and sent one at a time as requests ended, each ran
 # cold, between requests: a transaction cost the server ~100 µs of CPU at a tenth traced; sent
 # together, the connections' answers come back together too (bench/speed.py --only sentry).
-SEND_BATCH = 32
-SEND_DELAY = 0.05
+SEND_BATCH = 64
+SEND_DELAY = 0.1
 # Envelopes written at once on a connection that has answered and stayed open: a write, and a
 # read of the answers, for a batch instead of one each (each woke the other end, and each
 # answer's handling ran cold between requests).
-PIPELINE_DEPTH = 16
+PIPELINE_DEPTH = 64
 # The largest response head read; Sentry's is a few hundred bytes.
 MAX_HEAD_BYTES = 64 * 1024
 # ASCII digits only (str.isdigit accepts "²").

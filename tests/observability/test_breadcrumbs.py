@@ -24,6 +24,8 @@ def test_the_request_layer_s_breadcrumbs_frame_the_request_s_own() -> None:
     ctx = breadcrumbs_for_sentry("framed", {"type": "http", "path": "/api/store/ada"})
     ctx.start("GET")
     ctx.add_breadcrumb("SELECT 1", "query", "info")
+    viewed = {"event": "storefront.viewed", "vendor_id": "v1"}
+    ctx.note_access_event(viewed, "Storefront viewed", "info")
     fields = {"method": "GET", "route": "/api/store/{identifier}", "status": 503}
     ctx.complete(fields)
     ctx.add_breadcrumb("reporting the failure", "app.jobs", "warning")
@@ -32,10 +34,13 @@ def test_the_request_layer_s_breadcrumbs_frame_the_request_s_own() -> None:
     assert [(crumb["category"], crumb["message"]) for crumb in values] == [
         ("request", "GET /api/store/ada"),
         ("query", "SELECT 1"),
+        ("business", "Storefront viewed"),
         ("request", "GET /api/store/{identifier} 503"),
         ("app.jobs", "reporting the failure"),
     ]
-    started, completed = values[0], values[2]
+    assert values[2]["data"] == viewed
+    assert ctx.access_event == viewed
+    started, completed = values[0], values[3]
     assert started["data"] == {"request_id": "framed", "stage": "started"}
     assert completed["level"] == "error"
     assert completed["data"] == {**fields, "request_id": "framed", "stage": "completed"}

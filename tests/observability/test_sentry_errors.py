@@ -110,6 +110,9 @@ async def test_registration_and_product_leave_breadcrumbs_and_events(observe: Ob
     viewed = messages["Storefront viewed"][0]
     assert viewed["contexts"]["details"]["vendor_id"] == ada.user["id"]
     assert viewed["transaction"] == "/api/store/{identifier}"
+    viewed_crumbs = [(c["category"], c.get("message")) for c in viewed["breadcrumbs"]["values"]]
+    assert viewed_crumbs[0] == ("request", f"GET /api/store/{slug}")
+    assert viewed_crumbs[-1] == ("business", "Storefront viewed")
 
 
 async def test_production_samples_business_events(observe: Observe) -> None:
