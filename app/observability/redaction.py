@@ -49,6 +49,13 @@ _UPPER = re.compile("[A-Z]")
 # What a sensitive item is made of: at a cut, a run of these may be a piece of one, too short to
 # be recognised any more, and is dropped (up to EDGE characters of it).
 _PIECE = string.ascii_letters + string.digits + "_.%+@()- "
+# Texts found clean, remembered: the same ones come back on every event (a route, a statement,
+# a User-Agent, a level), and searching one cost more than building the rest of a message event
+# (bench/cpu.py). Only clean texts, so nothing sensitive is kept; short ones, dropped all at once
+# when there are too many.
+CLEAN_TEXTS_KEPT = 2048
+CLEAN_TEXT_MAX = 256
+_clean_texts: set[str] = set()
 
 
 def _cut(text: str) -> str:
@@ -60,10 +67,23 @@ def _cut(text: str) -> str:
 def redact_text(text: str) -> str:
     """The text with every email, token and phone number replaced by `[Filtered]`; a text over
     MAX_TEXT characters is cut to its head and tail first."""
+    if text in _clean_texts:
+        return text
     if len(text) > MAX_TEXT:
         text = _cut(text)
     if _CANDIDATE.search(text) is None and (
         _UPPER.search(text) is None or _LONG_RUN.search(text) is None
     ):
+        _remember_clean(text)
         return text
-    return SENSITIVE.sub(FILTERED, text)
+    redacted = SENSITIVE.sub(FILTERED, text)
+    if redacted == text:
+        _remember_clean(text)
+    return redacted
+
+
+def _remember_clean(text: str) -> None:
+    if len(text) <= CLEAN_TEXT_MAX:
+        if len(_clean_texts) >= CLEAN_TEXTS_KEPT:
+            _clean_texts.clear()
+        _clean_texts.add(text)

@@ -196,10 +196,10 @@ def _request_data(scope: Scope) -> dict[str, Any]:
     }
 
 
-def _add_request_context(event: Event, *, breadcrumbs: bool) -> None:
-    """The route (as the transaction's name), request id, user, request data and, on an error
-    or message, the request's breadcrumbs: what the SDK's scope held when it forked one per
-    request."""
+def _add_request_context(event: Event, *, breadcrumbs: bool, request: bool = True) -> None:
+    """The route (as the transaction's name), request id, user, request data (unless `request`
+    is False) and, on an error or message, the request's breadcrumbs: what the SDK's scope held
+    when it forked one per request."""
     ctx = request_context.get()
     if ctx is None or ctx.scope is None:
         return
@@ -213,7 +213,8 @@ def _add_request_context(event: Event, *, breadcrumbs: bool) -> None:
     tags["request_id"] = ctx.request_id
     if ctx.user_id:
         event["user"] = {"id": ctx.user_id}
-    event["request"] = _request_data(ctx.scope)
+    if request:
+        event["request"] = _request_data(ctx.scope)
     if not breadcrumbs:
         return
     event["breadcrumbs"] = {"values": ctx.breadcrumb_values()}
@@ -241,13 +242,26 @@ def before_send_transaction(event: Event, hint: Hint) -> Event | None:
 
 
 def _new_span_id() -> str:
-    return f"{random.getrandbits(64):016x}"
+    return "%016x" % random.getrandbits(64)  # noqa: UP031 - a quarter cheaper than an f-string
 
 
 def _new_id() -> str:
     """A trace or event id: 128 random bits, as uuid4's hex, without its system call (the
     module's generator is reseeded in a forked worker, so workers never share a sequence)."""
-    return f"{random.getrandbits(128):032x}"
+    return "%032x" % random.getrandbits(128)  # noqa: UP031 - a quarter cheaper than an f-string
+
+
+# An envelope's `sent_at`, made once a second: formatting the time cost a fifth of building a
+# transaction, and Sentry (Relay) corrects a client's clock only when it is off by 55 minutes.
+_sent_at: tuple[int, str] = (0, "")
+
+
+def _sent_at_now() -> str:
+    global _sent_at
+    second = int(time())
+    if _sent_at[0] != second:
+        _sent_at = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _sent_at[1]
 
 
 def _rate_for_path(rate: float, path: str) -> float:
@@ -507,8 +521,10 @@ def _send_request_message(
     event: Event = {"level": level, "message": message}
     if context:
         event["contexts"] = {"details": dict(context)}
-    _add_request_context(event, breadcrumbs=True)
+    _add_request_context(event, breadcrumbs=True, request=False)
     cleaned: dict[str, Any] = dict(_clean(event))
+    # Scrubbed as `_clean` would, and kept for the next event of a request like this one.
+    cleaned["request"] = _scrubbed_request(ctx.scope or {})
     cleaned["timestamp"] = time()
     return _send_built(sentry_sdk.get_client(), cleaned, "event", None)
 
@@ -536,7 +552,7 @@ def _send_built(
             event[key] = value
             if dsc is not None and key != "server_name":
                 dsc[key] = value
-    headers: dict[str, Any] = {"event_id": event_id, "sent_at": datetime.now(UTC).isoformat()}
+    headers: dict[str, Any] = {"event_id": event_id, "sent_at": _sent_at_now()}
     if dsc is not None:
         dsn = transport.parsed_dsn
         if dsn is not None:

@@ -23,6 +23,7 @@ the loop's own thread (which cannot wait for the loop), the SDK's thread sends, 
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import os
 import re
@@ -571,12 +572,7 @@ def _parse_response(buffer: bytearray, *, eof: bool) -> tuple[_Response, bool, i
         if eof and buffer:
             raise SentryResponseError("response cut short")
         return None
-    status_line, *lines = buffer[:end].decode("latin-1").split("\r\n")
-    version, _, rest = status_line.partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/1.") or not _DIGITS.fullmatch(code):
-        raise SentryResponseError("not an HTTP/1.x response")
-    status = int(code)
+    status, headers, keep = _parse_head(bytes(buffer[:end]))
     if 100 <= status < 200:
         # An interim answer (100 Continue): the real one follows.
         rest_parsed = _parse_response(buffer[end + 4 :], eof=eof)
@@ -584,12 +580,6 @@ def _parse_response(buffer: bytearray, *, eof: bool) -> tuple[_Response, bool, i
             return None
         response, keep, used = rest_parsed
         return response, keep, end + 4 + used
-    headers: dict[str, str] = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        if name:
-            headers[name.strip().lower()] = value.strip()
-    keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
     start = end + 4
     if status in (204, 304):
         data, used = b"", start
@@ -611,6 +601,26 @@ def _parse_response(buffer: bytearray, *, eof: bool) -> tuple[_Response, bool, i
     else:
         return None
     return _Response(status, headers, data), keep, used
+
+
+# Sentry's answers to a batch share their head (the Date changes once a second): each one read
+# anew was most of an envelope's handling. The headers are shared, so never changed.
+@functools.lru_cache(maxsize=16)
+def _parse_head(head: bytes) -> tuple[int, dict[str, str], bool]:
+    """A response head (up to its blank line): the status, the headers (names lower-cased) and
+    whether the connection stays open."""
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/1.") or not _DIGITS.fullmatch(code):
+        raise SentryResponseError("not an HTTP/1.x response")
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name:
+            headers[name.strip().lower()] = value.strip()
+    keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+    return int(code), headers, keep
 
 
 def _chunked_body(buffer: bytearray, start: int) -> tuple[bytes, int] | None:

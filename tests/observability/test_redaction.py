@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.observability.redaction import FILTERED, HEAD, MAX_TEXT, SENSITIVE, TAIL, redact_text
+from app.observability.redaction import (
+    CLEAN_TEXTS_KEPT,
+    FILTERED,
+    HEAD,
+    MAX_TEXT,
+    SENSITIVE,
+    TAIL,
+    redact_text,
+)
 
 # Characters the patterns are made of, so generated text often comes close to a match.
 PIECES = st.sampled_from(
@@ -43,6 +51,25 @@ def test_each_kind_is_still_redacted() -> None:
     }
     for text, expected in samples.items():
         assert redact_text(text) == expected, text
+
+
+def test_texts_seen_before_are_redacted_as_the_first_time() -> None:
+    # Clean texts are remembered (the same ones come back on every event); a sensitive one
+    # must be searched every time, and a clean one stay clean once the memory is full.
+    clean = "GET /api/store/{identifier} 200"
+    sensitive = {
+        "mail ada.obi@example.com now": "mail [Filtered] now",
+        "key AbCdEfGhIjKlMnOpQrStUvWxYz012345 end": "key [Filtered] end",
+    }
+    for _ in range(3):
+        assert redact_text(clean) == clean
+        for text, expected in sensitive.items():
+            assert redact_text(text) == expected
+    for number in range(CLEAN_TEXTS_KEPT + 10):
+        assert redact_text(f"seen {number}") == f"seen {number}"
+    assert redact_text(clean) == clean
+    for text, expected in sensitive.items():
+        assert redact_text(text) == expected
 
 
 # Inputs that made the earlier patterns retry a run from each of its positions: quadratic, so
