@@ -366,10 +366,16 @@ def _start_sdk(settings: Settings) -> None:
 
 
 def is_enabled() -> bool:
-    # The global scope's client: the app never binds one to another scope, and the lookup
-    # through the current and isolation scopes cost a µs on every request.
+    # Until the SDK has started, without asking it (see `_started`).
     scope = _global_scope
     return scope is not None and scope.client.is_active()
+
+
+def _client() -> sentry_sdk.client.BaseClient:
+    """The SDK's client: the global scope's, as the app never binds one to another scope (the
+    SDK's lookup through the current and isolation scopes cost a µs on every request)."""
+    scope = _global_scope
+    return scope.client if scope is not None else sentry_sdk.get_client()
 
 
 def loop_transport() -> LoopTransport | None:
@@ -420,7 +426,7 @@ def finish_trace(ctx: RequestContext, started: float) -> None:
     """A sampled request ended (answered or failed): its transaction, named after the route,
     with the status, goes to Sentry, built when the transport's next batch leaves (from what
     the request kept, all final now) or, when the transport cannot wait, at once."""
-    client = sentry_sdk.get_client()
+    client = _client()
     transport = client.transport
     build = partial(_send_transaction, client, ctx, started, time())
     if not (isinstance(transport, LoopTransport) and transport.capture_transaction_later(build)):
@@ -526,7 +532,7 @@ def _send_request_message(
     # Scrubbed as `_clean` would, and kept for the next event of a request like this one.
     cleaned["request"] = _scrubbed_request(ctx.scope or {})
     cleaned["timestamp"] = time()
-    return _send_built(sentry_sdk.get_client(), cleaned, "event", None)
+    return _send_built(_client(), cleaned, "event", None)
 
 
 def _send_built(
