@@ -257,7 +257,7 @@ class LoopTransport(HttpTransport):
         else:
             with contextlib.suppress(RuntimeError):
                 # RuntimeError: the loop has closed without releasing this transport.
-                drained = asyncio.run_coroutine_threadsafe(self._drained(), loop)
+                drained = asyncio.run_coroutine_threadsafe(self.drained(), loop)
                 with contextlib.suppress(TimeoutError):
                     drained.result(timeout)
                 drained.cancel()
@@ -299,7 +299,9 @@ class LoopTransport(HttpTransport):
         while self._pending:
             super().capture_envelope(self._pending.popleft())
 
-    async def _drained(self) -> None:
+    async def drained(self) -> None:
+        """Send what waits now (not at the batch's time), and wait until nothing is left
+        unanswered (on the loop)."""
         report = self._fetch_pending_client_report(force=True)
         if report is not None:
             self._enqueue(Envelope(items=[report]))
