@@ -50,9 +50,9 @@ _UPPER = re.compile("[A-Z]")
 # be recognised any more, and is dropped (up to EDGE characters of it).
 _PIECE = string.ascii_letters + string.digits + "_.%+@()- "
 # Texts found clean, remembered: the same ones come back on every event (a route, a statement,
-# a User-Agent, a level), and searching one cost more than building the rest of a message event
-# (bench/cpu.py). Only clean texts, so nothing sensitive is kept; short ones, dropped all at once
-# when there are too many.
+# a User-Agent, a level), and searching them was most of a message event's cost (callgrind, as
+# bench/instructions.py counts). Only clean texts, so nothing sensitive is kept; short ones,
+# dropped all at once when there are too many.
 CLEAN_TEXTS_KEPT = 2048
 CLEAN_TEXT_MAX = 256
 _clean_texts: set[str] = set()
