@@ -98,6 +98,9 @@ class _Connection(asyncio.Protocol):
         self.timed_out = False
         # Closed or aborted by us, or lost: never written to again.
         self.closing = False
+        # The last plain answer's head (blank line included) and body length: an answer that
+        # starts with the same head is read without parsing it (`LoopTransport._answered`).
+        self.plain: tuple[bytes, int] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -455,6 +458,12 @@ class LoopTransport(HttpTransport):
         """Bytes from Sentry: each complete answer is handled, for the oldest envelope in flight;
         then what is queued is sent."""
         while True:
+            if (
+                connection.plain is not None
+                and self._plain_answers(connection)
+                and not connection.buffer
+            ):
+                break
             try:
                 parsed = _parse_response(connection.buffer, eof=eof)
             except SentryResponseError:
@@ -463,16 +472,14 @@ class LoopTransport(HttpTransport):
             if parsed is None:
                 break
             response, keep, used = parsed
+            connection.plain = _plain(connection.buffer, response, keep, used)
             del connection.buffer[:used]
             sent = connection.done()
             if sent is None:
                 # An answer to nothing: the connection cannot be trusted with the next envelope.
                 connection.abort()
                 return
-            connection.answered = True
-            if not self._reachable:
-                self._reachable = True
-                logger.info("sentry reachable again")
+            self._note_answered(connection)
             if not 200 <= response.status < 300 or "x-sentry-rate-limits" in response.headers:
                 # An accepted envelope with no limit to note (almost every answer) leaves the
                 # SDK's handling nothing to do.
@@ -487,6 +494,32 @@ class LoopTransport(HttpTransport):
             if not connection.buffer:
                 break
         self._pump()
+
+    def _plain_answers(self, connection: _Connection) -> bool:
+        """Read the answers at the start of the buffer that repeat the last plain one (each
+        accepts the oldest envelope in flight, with nothing for the SDK to note), as many as are
+        in flight; whether there was any. Almost every answer is one: a batch's answers share
+        their head, and parsing each was most of an envelope's handling."""
+        head, length = cast(tuple[bytes, int], connection.plain)
+        buffer = connection.buffer
+        step = len(head) + length
+        end = 0
+        for _ in range(len(connection.in_flight)):
+            if len(buffer) < end + step or not buffer.startswith(head, end):
+                break
+            end += step
+            connection.done()
+        if not end:
+            return False
+        del buffer[:end]
+        self._note_answered(connection)
+        return True
+
+    def _note_answered(self, connection: _Connection) -> None:
+        connection.answered = True
+        if not self._reachable:
+            self._reachable = True
+            logger.info("sentry reachable again")
 
     def _lost(self, connection: _Connection, exc: Exception | None) -> None:
         self._open.discard(connection)
@@ -562,6 +595,21 @@ def _serialized(envelope: Envelope) -> bytes:
         payload = item.get_bytes()
         parts += [orjson.dumps({**item.headers, "length": len(payload)}), b"\n", payload, b"\n"]
     return b"".join(parts)
+
+
+def _plain(
+    buffer: bytearray, response: _Response, keep: bool, used: int
+) -> tuple[bytes, int] | None:
+    """The head and body length of an answer taking `used` bytes of `buffer` when answers that
+    repeat it may be read without parsing: it accepted its envelope, noted no rate limit, kept
+    the connection open and gave its body's length (and came alone, not after a 100 Continue)."""
+    if not (200 <= response.status < 300 and keep) or "x-sentry-rate-limits" in response.headers:
+        return None
+    length = response.headers.get("content-length")
+    head_end = buffer.find(b"\r\n\r\n") + 4
+    if length is None or head_end + len(response.data) != used:
+        return None
+    return bytes(buffer[:head_end]), len(response.data)
 
 
 def _parse_response(buffer: bytearray, *, eof: bool) -> tuple[_Response, bool, int] | None:

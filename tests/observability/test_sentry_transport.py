@@ -256,6 +256,38 @@ async def test_a_rate_limit_holds_back_what_sentry_limits(
     assert len(sentry.items("transaction")) == 1
 
 
+async def test_a_limit_among_pipelined_answers_like_the_last_is_noted(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    """Answers that repeat the last accepted one are read without parsing them: one in their
+    midst that differs (a rate limit) is still read, and those after it still count."""
+
+    def answer(received: Received) -> Answer:
+        if b"limited" in received.body:
+            return Answer(200, {"X-Sentry-Rate-Limits": "60:error:key"})
+        return Answer()
+
+    with fake_sentry(answer) as sentry:
+        transport = bound(sentry.dsn)
+        capture_message_with_context("first")
+        await flushed()
+        for n in range(6):
+            capture_message_with_context("limited" if n == 3 else "batch", {"n": n})
+        await flushed()
+        # Every one answered in turn on the kept connection (a misread answer would stall it
+        # until the timeout, and the flush would give up first).
+        assert transport._sending == 0
+        capture_message_with_context("after the limit")
+        transport.capture_envelope(_transaction_envelope())
+        await flushed()
+
+    bodies = [r.body for r in sentry.items("event")]
+    assert len(bodies) == 7
+    assert not any(b"after the limit" in body for body in bodies)
+    assert len(sentry.items("transaction")) == 1
+    assert len({r.client_port for r in sentry.received}) == 1
+
+
 def _transaction_envelope() -> sentry_sdk.envelope.Envelope:
     envelope = sentry_sdk.envelope.Envelope(headers={"event_id": "a" * 32})
     envelope.add_transaction({"type": "transaction", "event_id": "a" * 32, "transaction": "/t"})
