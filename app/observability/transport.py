@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import certifi
 import orjson
 from sentry_sdk.consts import EndpointType
-from sentry_sdk.envelope import Envelope
+from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from sentry_sdk.transport import HttpTransport
 from sentry_sdk.utils import capture_internal_exceptions
 
@@ -76,6 +76,40 @@ class _Response:
     status: int
     headers: dict[str, str]
     data: bytes
+
+
+class EncodedEnvelope(Envelope):
+    """An envelope of one JSON item the app built (an event or a transaction), encoded once, as
+    it is made: `wire` holds what `_serialized` would write. The SDK's item and payload objects
+    are made only when something asks for them (a rate limit, a loss, the SDK's own thread, a
+    test): made for every envelope and serialized again here, they cost as much as the rest of
+    building a transaction."""
+
+    def __init__(self, headers: dict[str, Any], item_type: str, event: dict[str, Any]) -> None:
+        payload = orjson.dumps(event)
+        self.headers = headers
+        self._item_type = item_type
+        self._event = event
+        self._payload = payload
+        self._items: list[Item] | None = None
+        self.wire = b'%b\n{"type":"%b","content_type":"application/json","length":%d}\n%b\n' % (
+            orjson.dumps(headers),
+            item_type.encode(),
+            len(payload),
+            payload,
+        )
+
+    @property
+    def items(self) -> list[Item]:
+        if self._items is None:
+            payload = PayloadRef(bytes=self._payload, json=self._event)
+            item = Item(payload=payload, type=self._item_type, content_type="application/json")
+            self._items = [item]
+        return self._items
+
+    @items.setter
+    def items(self, items: list[Item]) -> None:
+        self._items = items
 
 
 class _Connection(asyncio.Protocol):
@@ -551,22 +585,27 @@ class LoopTransport(HttpTransport):
         """The envelope without the items a rate limit holds back (recorded as lost), with a
         pending client report; None when nothing is left. `_prepare_envelope` without its
         serializer and its debug line (which described every envelope), a third of a send."""
-        items = []
-        # No limit in force (almost always): nothing to check (the SDK's check asks the clock
-        # for every item).
-        limited = bool(self._disabled_until)
-        for item in envelope.items:
-            if limited and self._check_disabled(item.data_category):
-                if item.data_category in ("transaction", "error", "default", "statsd"):
-                    self.on_dropped_event("self_rate_limits")
-                self.record_lost_event("ratelimit_backoff", item=item)
-            else:
-                items.append(item)
-        if not items:
-            return None
+        # The items kept when a limit in force holds some back; None when all are. No limit in
+        # force (almost always): nothing to check (the SDK's check asks the clock for every
+        # item), and an encoded envelope's items are never made.
+        kept: list[Item] | None = None
+        if self._disabled_until:
+            kept = []
+            for item in envelope.items:
+                if self._check_disabled(item.data_category):
+                    if item.data_category in ("transaction", "error", "default", "statsd"):
+                        self.on_dropped_event("self_rate_limits")
+                    self.record_lost_event("ratelimit_backoff", item=item)
+                else:
+                    kept.append(item)
+            if not kept:
+                return None
+            if len(kept) == len(envelope.items):
+                kept = None
         report = self._fetch_pending_client_report(interval=30)
-        if report is None and len(items) == len(envelope.items):
+        if report is None and kept is None:
             return envelope
+        items = list(envelope.items) if kept is None else kept
         if report is not None:
             items.append(report)
         return Envelope(headers=envelope.headers, items=items)
@@ -590,6 +629,8 @@ class LoopTransport(HttpTransport):
 def _serialized(envelope: Envelope) -> bytes:
     """The envelope as Sentry reads it (as `Envelope.serialize` writes it, uncompressed, as the
     SDK is configured), encoded by orjson."""
+    if isinstance(envelope, EncodedEnvelope):
+        return envelope.wire
     parts = [orjson.dumps(envelope.headers, default=str), b"\n"]
     for item in envelope.items:
         payload = item.get_bytes()
