@@ -16,6 +16,7 @@ from app.observability.redaction import (
     TAIL,
     redact_text,
 )
+from app.observability.sentry import SENSITIVE_KEYS_SEEN, before_send
 
 # Characters the patterns are made of, so generated text often comes close to a match.
 PIECES = st.sampled_from(
@@ -70,6 +71,25 @@ def test_texts_seen_before_are_redacted_as_the_first_time() -> None:
     assert redact_text(clean) == clean
     for text, expected in sensitive.items():
         assert redact_text(text) == expected
+
+
+def test_sensitive_keys_seen_before_are_filtered_as_the_first_time() -> None:
+    # Whether a key is sensitive is remembered (an event's keys repeat); a remembered key must
+    # still be filtered, and so must one asked again after the memory was filled past its bound.
+    def details() -> dict[str, object]:
+        event = before_send(
+            {"contexts": {"details": {"Password": "hunter2", "note": "call me", "shop": "ada"}}},
+            {},
+        )
+        assert event is not None
+        return dict(event["contexts"]["details"])
+
+    expected = {"Password": FILTERED, "note": FILTERED, "shop": "ada"}
+    for _ in range(3):
+        assert details() == expected
+    for number in range(SENSITIVE_KEYS_SEEN + 10):
+        before_send({"extra": {f"field{number}": "value"}}, {})
+    assert details() == expected
 
 
 # Inputs that made the earlier patterns retry a run from each of its positions: quadratic, so
