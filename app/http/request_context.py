@@ -71,9 +71,11 @@ class RequestContextMiddleware:
             request_context.reset(token)
 
     async def _serve(self, ctx: RequestContext, scope: Scope, receive: Receive, send: Send) -> None:
+        requested = scope.get(REQUESTED_METHOD) or scope["method"]
         if ctx.breadcrumbs is not None:
-            # The request's `started` breadcrumb (Sentry on), made if an event needs it.
-            ctx.start(scope.get(REQUESTED_METHOD) or scope["method"])
+            # The method of the request's `started` breadcrumb (Sentry on), made if an event
+            # needs it.
+            ctx.method = requested
         started = perf_counter()
         status_code = 500
 
@@ -102,8 +104,7 @@ class RequestContextMiddleware:
             duration_ms = (perf_counter() - started) * 1000
             route = ctx.route = route_template(scope)
             ctx.status_code = status_code
-            method = scope.get(REQUESTED_METHOD) or scope["method"]
-            method = method if method in _KNOWN_METHODS else "OTHER"
+            method = requested if requested in _KNOWN_METHODS else "OTHER"
             # After the inner layers ran: the address the proxies reported, canonicalised.
             client = scope.get("client")
             client_hash, client_private = self.fingerprints.of(client[0] if client else "")

@@ -41,8 +41,8 @@ class RequestContext:
     access_event: dict[str, str | int] | None = None
     # The request layer's own two breadcrumbs, made only when an event needs them (most requests
     # send none, and appending them cost every request with Sentry on): its start (the method as
-    # asked, the time), and once it completed, its access line's fields, the time, and how many
-    # breadcrumbs came before it.
+    # asked, set by the request layer, and the time), and once it completed, its access line's
+    # fields, the time, and how many breadcrumbs came before it.
     method: str | None = None
     started_at: float = 0.0
     completed: dict[str, Any] | None = None
@@ -63,11 +63,6 @@ class RequestContext:
             crumbs.append((time(), category, level, message, data))
             if len(crumbs) >= 2 * MAX_BREADCRUMBS:
                 del crumbs[:-MAX_BREADCRUMBS]
-
-    def start(self, method: str) -> None:
-        """The request layer began serving the request (its `started` breadcrumb)."""
-        self.method = method
-        self.started_at = time()
 
     def complete(self, fields: dict[str, Any]) -> None:
         """The request layer answered, with its access line's fields (its `completed`
@@ -141,11 +136,6 @@ def set_current_user_id(user_id: str) -> None:
     ctx = request_context.get()
     if ctx is not None:
         ctx.user_id = user_id
-
-
-def breadcrumbs_for_sentry(request_id: str, scope: Scope) -> RequestContext:
-    """A request's context that collects breadcrumbs (Sentry on)."""
-    return RequestContext(request_id, breadcrumbs=[], scope=scope)
 
 
 def route_template(scope: Scope) -> str | None:

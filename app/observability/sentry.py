@@ -41,7 +41,6 @@ from starlette.types import Scope
 
 from app.observability.context import (
     RequestContext,
-    breadcrumbs_for_sentry,
     request_context,
     route_template,
     set_current_user_id,
@@ -423,7 +422,8 @@ def set_user_context(user_id: str) -> None:
 def request_context_for(request_id: str, scope: Scope) -> RequestContext:
     """A new request's context: with Sentry on, one that keeps the request's breadcrumbs."""
     if is_enabled():
-        return breadcrumbs_for_sentry(request_id, scope)
+        # Started now: its `started` breadcrumb's time.
+        return RequestContext(request_id, breadcrumbs=[], scope=scope, started_at=time())
     return RequestContext(request_id=request_id)
 
 

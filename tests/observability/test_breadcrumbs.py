@@ -1,10 +1,12 @@
 """A request keeps its newest breadcrumbs, as many as the SDK keeps, in bounded memory."""
 
-from app.observability.context import MAX_BREADCRUMBS, breadcrumbs_for_sentry
+from time import time
+
+from app.observability.context import MAX_BREADCRUMBS, RequestContext
 
 
 def test_a_request_keeps_its_newest_breadcrumbs_in_bounded_memory() -> None:
-    ctx = breadcrumbs_for_sentry("many-steps", {"type": "http", "path": "/"})
+    ctx = RequestContext("many-steps", breadcrumbs=[], scope={"type": "http", "path": "/"})
     total = 5 * MAX_BREADCRUMBS + 7
     for number in range(total):
         ctx.add_breadcrumb(f"step {number}", "app", "info", {"number": number})
@@ -21,8 +23,9 @@ def test_a_request_keeps_its_newest_breadcrumbs_in_bounded_memory() -> None:
 
 
 def test_the_request_layer_s_breadcrumbs_frame_the_request_s_own() -> None:
-    ctx = breadcrumbs_for_sentry("framed", {"type": "http", "path": "/api/store/ada"})
-    ctx.start("GET")
+    # As the request layer starts it (Sentry on): the method as asked, and the time.
+    scope = {"type": "http", "path": "/api/store/ada"}
+    ctx = RequestContext("framed", breadcrumbs=[], scope=scope, started_at=time(), method="GET")
     ctx.add_breadcrumb("SELECT 1", "query", "info")
     viewed = {"event": "storefront.viewed", "vendor_id": "v1"}
     ctx.note_access_event(viewed, "Storefront viewed", "info")
@@ -49,6 +52,6 @@ def test_the_request_layer_s_breadcrumbs_frame_the_request_s_own() -> None:
 
 
 def test_a_request_that_never_started_has_no_request_layer_breadcrumbs() -> None:
-    ctx = breadcrumbs_for_sentry("bare", {"type": "http", "path": "/"})
+    ctx = RequestContext("bare", breadcrumbs=[], scope={"type": "http", "path": "/"})
     ctx.add_breadcrumb("only this", "app", "info")
     assert [crumb["message"] for crumb in ctx.breadcrumb_values()] == ["only this"]
