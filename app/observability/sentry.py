@@ -116,6 +116,9 @@ _REPORTED = "_quickvendor_sentry_reported"
 # As many spans as the SDK keeps in a transaction by default.
 MAX_SPANS = 1000
 _SDK_INFO = {"name": "sentry.python", "version": VERSION}
+# A transaction's source, as the event says it (an enum member's `.value` is two calls).
+_ROUTE_SOURCE = TransactionSource.ROUTE.value
+_URL_SOURCE = TransactionSource.URL.value
 
 
 def _strip_request(event: Event) -> None:
@@ -231,7 +234,7 @@ def _add_request_context(event: Event, *, breadcrumbs: bool, request: bool = Tru
     route = ctx.route or route_template(ctx.scope)
     if route:
         event["transaction"] = route
-        event["transaction_info"] = {"source": TransactionSource.ROUTE.value}
+        event["transaction_info"] = {"source": _ROUTE_SOURCE}
     tags = event.get("tags")
     if not isinstance(tags, dict):
         tags = event["tags"] = {}
@@ -427,14 +430,12 @@ def request_context_for(request_id: str, scope: Scope) -> RequestContext:
     return RequestContext(request_id=request_id)
 
 
-def _rate_for(scope: Scope) -> float:
-    return _rate_for_path(_traces_rate, str(scope.get("path") or ""))
-
-
 def is_sampled(scope: Scope) -> bool:
     """Whether this request is traced: the traces sampler's rate, decided up front."""
     # The draw first: nine requests in ten at production's rate need nothing else.
-    return random.random() < _traces_rate and bool(_rate_for(scope))  # noqa: S311 - sampling
+    if random.random() >= _traces_rate:  # noqa: S311 - sampling, not security
+        return False
+    return _rate_for_path(_traces_rate, str(scope.get("path") or "")) > 0
 
 
 def start_trace(ctx: RequestContext) -> float:
@@ -442,8 +443,9 @@ def start_trace(ctx: RequestContext) -> float:
     time, for `finish_trace`. (Two calls, not a context manager: a generator-based one cost a
     traced request a few µs.)"""
     ctx.traced = True
-    ctx.trace_id = _new_id()
-    ctx.span_id = _new_span_id()
+    # Both ids from one draw of 192 bits: a draw and its formatting were most of starting.
+    ids = "%048x" % random.getrandbits(192)  # noqa: UP031 - a quarter cheaper than an f-string
+    ctx.trace_id, ctx.span_id = ids[:32], ids[32:]
     ctx.spans = []
     return time()
 
@@ -499,6 +501,17 @@ def _scrubbed_request(scope: Scope) -> dict[str, Any]:
     return scrubbed
 
 
+# A transaction's span status by its response's status code: the SDK's mapping, asked once a code.
+_span_statuses: dict[int, str] = {}
+
+
+def _span_status(status_code: int) -> str:
+    status = _span_statuses.get(status_code)
+    if status is None:
+        status = _span_statuses[status_code] = get_span_status_from_http_code(status_code)
+    return status
+
+
 def _send_transaction(
     client: sentry_sdk.client.BaseClient, ctx: RequestContext, started: float, finished: float
 ) -> None:
@@ -509,20 +522,20 @@ def _send_transaction(
     scope = ctx.scope or {}
     route = ctx.route or route_template(scope)
     name = route or redact_text(str(scope.get("path", "")))
-    source = TransactionSource.ROUTE if route else TransactionSource.URL
+    source = _ROUTE_SOURCE if route else _URL_SOURCE
     status_code = ctx.status_code
     trace: dict[str, Any] = {
         "trace_id": ctx.trace_id,
         "span_id": ctx.span_id,
         "op": "http.server",
         "origin": "manual",
-        "status": get_span_status_from_http_code(status_code),
+        "status": _span_status(status_code),
         "data": {"http.response.status_code": status_code},
     }
     event: dict[str, Any] = {
         "type": "transaction",
         "transaction": name,
-        "transaction_info": {"source": source.value},
+        "transaction_info": {"source": source},
         "start_timestamp": started,
         "timestamp": finished,
         "contexts": {"trace": trace, "response": {"status_code": status_code}},

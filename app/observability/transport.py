@@ -378,8 +378,13 @@ class LoopTransport(HttpTransport):
         """Build the transactions waiting for the batch (each captures its envelope)."""
         unbuilt, self._unbuilt = self._unbuilt, []
         for build in unbuilt:
-            with capture_internal_exceptions():
+            # The SDK's context manager only where a build failed: entered for every one, it
+            # was three calls a transaction.
+            try:
                 build()
+            except Exception:
+                with capture_internal_exceptions():
+                    raise
 
     def _room(self, connection: _Connection) -> int:
         """How many more envelopes `connection` may have in flight now."""

@@ -288,6 +288,29 @@ async def test_a_limit_among_pipelined_answers_like_the_last_is_noted(
     assert len({r.client_port for r in sentry.received}) == 1
 
 
+async def test_a_transaction_that_fails_to_build_leaves_the_batch_to_go(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    """A transaction is built as its batch leaves, away from its request: one that fails to
+    build is the SDK's internal error, never raised into the loop, and the rest still go."""
+    with fake_sentry() as sentry:
+        transport = bound(sentry.dsn)
+
+        def broken() -> None:
+            raise RuntimeError("cannot build")
+
+        def built() -> None:
+            transport.capture_envelope(_transaction_envelope())
+
+        assert transport.capture_transaction_later(broken)
+        assert transport.capture_transaction_later(built)
+        capture_message_with_context("after it")
+        await flushed()
+
+    assert len(sentry.items("transaction")) == 1
+    assert len(sentry.items("event")) == 1
+
+
 def _transaction_envelope() -> sentry_sdk.envelope.Envelope:
     envelope = sentry_sdk.envelope.Envelope(headers={"event_id": "a" * 32})
     envelope.add_transaction({"type": "transaction", "event_id": "a" * 32, "transaction": "/t"})
