@@ -140,8 +140,10 @@ def _strip_request(event: Event) -> None:
 
 
 # Whether a key (as given) is sensitive, remembered: an event's keys are the same few dozen every
-# time, and lowering each was a tenth of a message event's cleaning. Bounded; dropped all at once.
+# time, and lowering each was a tenth of a message event's cleaning. Bounded: keys of up to 64
+# characters, at most 1,024 of them, dropped all at once.
 SENSITIVE_KEYS_SEEN = 1024
+SENSITIVE_KEY_MAX = 64
 _sensitive_keys: dict[str, bool] = {}
 
 
@@ -149,9 +151,10 @@ def _is_sensitive_key(key: str) -> bool:
     sensitive = _sensitive_keys.get(key)
     if sensitive is None:
         sensitive = key.lower() in _DENYLIST
-        if len(_sensitive_keys) >= SENSITIVE_KEYS_SEEN:
-            _sensitive_keys.clear()
-        _sensitive_keys[key] = sensitive
+        if len(key) <= SENSITIVE_KEY_MAX:
+            if len(_sensitive_keys) >= SENSITIVE_KEYS_SEEN:
+                _sensitive_keys.clear()
+            _sensitive_keys[key] = sensitive
     return sensitive
 
 
@@ -172,7 +175,7 @@ def _redact_dict(value: dict[Any, Any]) -> dict[Any, Any]:
     return cleaned
 
 
-# The values a sensitive key's filter replaces (others, such as None or a bool, say nothing).
+# The values a sensitive key's filter replaces (others, such as None, say nothing).
 _FILTERED_TYPES = (str, int, float, dict, list)
 
 
@@ -508,7 +511,10 @@ _span_statuses: dict[int, str] = {}
 def _span_status(status_code: int) -> str:
     status = _span_statuses.get(status_code)
     if status is None:
-        status = _span_statuses[status_code] = get_span_status_from_http_code(status_code)
+        status = get_span_status_from_http_code(status_code)
+        # HTTP's own codes only: the memo stays within 500 entries whatever the app answers.
+        if 100 <= status_code <= 599:
+            _span_statuses[status_code] = status
     return status
 
 

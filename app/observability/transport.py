@@ -80,24 +80,29 @@ class _Response:
 
 class EncodedEnvelope(Envelope):
     """An envelope of one JSON item the app built (an event or a transaction), encoded once, as
-    it is made: `wire` holds what `_serialized` would write. The SDK's item and payload objects
+    it is made: `wire()` holds what `_serialized` would write. The SDK's item and payload objects
     are made only when something asks for them (a rate limit, a loss, the SDK's own thread, a
     test): made for every envelope and serialized again here, they cost as much as the rest of
-    building a transaction."""
+    building a transaction. Its headers are never changed once it is made."""
 
     def __init__(self, headers: dict[str, Any], item_type: str, event: dict[str, Any]) -> None:
         payload = orjson.dumps(event)
-        self.headers = headers
+        # A copy, as the SDK's envelope keeps one: the bytes below are made from it.
+        self.headers = dict(headers)
         self._item_type = item_type
         self._event = event
         self._payload = payload
         self._items: list[Item] | None = None
-        self.wire = b'%b\n{"type":"%b","content_type":"application/json","length":%d}\n%b\n' % (
+        self._wire = b'%b\n{"type":"%b","content_type":"application/json","length":%d}\n%b\n' % (
             orjson.dumps(headers),
             item_type.encode(),
             len(payload),
             payload,
         )
+
+    def wire(self) -> bytes | None:
+        """The encoded envelope; None once its items were handed out (they may have changed)."""
+        return self._wire if self._items is None else None
 
     @property
     def items(self) -> list[Item]:
@@ -133,7 +138,7 @@ class _Connection(asyncio.Protocol):
         # Closed or aborted by us, or lost: never written to again.
         self.closing = False
         # The last plain answer's head (blank line included) and body length: an answer that
-        # starts with the same head is read without parsing it (`LoopTransport._answered`).
+        # starts with the same head is read without parsing it (`LoopTransport._plain_answers`).
         self.plain: tuple[bytes, int] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -382,7 +387,9 @@ class LoopTransport(HttpTransport):
             # was three calls a transaction.
             try:
                 build()
-            except Exception:
+            except BaseException:
+                # Swallowed, as the SDK's context manager swallows whatever it catches: the
+                # rest of the batch still goes.
                 with capture_internal_exceptions():
                     raise
 
@@ -635,7 +642,9 @@ def _serialized(envelope: Envelope) -> bytes:
     """The envelope as Sentry reads it (as `Envelope.serialize` writes it, uncompressed, as the
     SDK is configured), encoded by orjson."""
     if isinstance(envelope, EncodedEnvelope):
-        return envelope.wire
+        wire = envelope.wire()
+        if wire is not None:
+            return wire
     parts = [orjson.dumps(envelope.headers, default=str), b"\n"]
     for item in envelope.items:
         payload = item.get_bytes()

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import orjson
 import pytest
 import sentry_sdk
 
@@ -24,7 +25,9 @@ from app.observability.transport import (
     MAX_CONNECTIONS,
     PIPELINE_DEPTH,
     SEND_DELAY,
+    EncodedEnvelope,
     LoopTransport,
+    _serialized,
 )
 from app.settings import Settings
 
@@ -309,6 +312,27 @@ async def test_a_transaction_that_fails_to_build_leaves_the_batch_to_go(
 
     assert len(sentry.items("transaction")) == 1
     assert len(sentry.items("event")) == 1
+
+
+def test_an_encoded_envelope_is_written_as_the_sdk_s_envelope_would_be() -> None:
+    """The bytes made once for an event the app built are what the envelope's items would be
+    written as; once its items were handed out (and may have changed), those are written."""
+    headers = {"event_id": "b" * 32, "trace": {"trace_id": "c" * 32, "transaction": "/s/{slug}"}}
+    event = {"event_id": "b" * 32, "message": "Ọjà Ṣàngó viewed", "contexts": {"n": [1, 2.5]}}
+    encoded = EncodedEnvelope(headers, "event", event)
+    plain = sentry_sdk.envelope.Envelope(headers=headers)
+    plain.add_item(
+        sentry_sdk.envelope.Item(
+            payload=orjson.dumps(event), type="event", content_type="application/json"
+        )
+    )
+    assert _serialized(encoded) == _serialized(plain)
+    sdk_written = sentry_sdk.envelope.Envelope.deserialize(encoded.serialize())
+    assert sdk_written.headers == headers
+    assert [item.payload.json for item in sdk_written.items] == [event]
+
+    encoded.add_item(sentry_sdk.envelope.Item(payload=b"{}", type="client_report"))
+    assert _serialized(encoded).count(b'"type":') == 2
 
 
 def _transaction_envelope() -> sentry_sdk.envelope.Envelope:
