@@ -46,6 +46,12 @@ SITE_NAME = "QuickVendor"
 # storefront is ~20 KB, so a few MB at most.
 STORE_READS_KEPT = 256
 LISTENER_NAME = "quickvendor-store-changes"
+# Tracked objects allocated (net) before a young garbage collection; Python's default is 700.
+# Tens of requests in flight hold more than that (a traced request's until its transaction's
+# batch leaves), so at 700 a collection ran every ~120 storefront requests with Sentry on
+# (every ~800 off), ~90 µs each, and found nothing to free: ~1 µs a request. Reference counts
+# free a request's objects long before 10,000 accumulate, so collections become rare.
+YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
 class QuickVendorAPI(FastAPI):
@@ -92,12 +98,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # flight, the whole of the storefront's p99; frozen, collections skip them.
     gc.collect()
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
     # Sentry's envelopes leave from this loop while the app serves (no thread at the GIL);
     # bound last, so a start-up that fails leaves the SDK's own thread sending.
     sentry_transport = loop_transport()
     if sentry_transport is not None:
         sentry_transport.bind(asyncio.get_running_loop())
     yield
+    gc.set_threshold(*thresholds)
     gc.unfreeze()
     # The server has finished the in-flight requests; the deliveries under way finish next
     # (a try is bounded by DELIVERY_TIMEOUT_SECONDS), while the database is still there.
