@@ -37,7 +37,9 @@ from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "wrk" / "report.lua"
-APP_PORT, BASELINE_PORT, SINK_PORT, SENTRY_APP_PORT = 18710, 18711, 18712, 18713
+APP_PORT, BASELINE_PORT, SINK_PORT = 18710, 18711, 18712
+# The Sentry comparison's processes: off on 18720, 18721, ..., on on 18730, 18731, ...
+SENTRY_OFF_PORT, SENTRY_ON_PORT = 18720, 18730
 SINK_DSN = f"http://public@127.0.0.1:{SINK_PORT}/1"
 VENDORS, PRODUCTS = 20, 50
 PASSWORD = "bench-password-42"
@@ -441,10 +443,12 @@ class Bench:
             result.cpu_ms = spent / stats["requests"] * 1000
         return self.record(result)
 
-    def compare(self, comparison: Comparison, connections: int, label: str) -> Verdict:
-        """Alternating reference and subject runs (the order swapped every pair), medians."""
+    def compare(self, comparisons: list[Comparison], connections: int, label: str) -> Verdict:
+        """Alternating reference and subject runs (the order swapped every pair), medians; pair
+        N measures comparisons[N % len(comparisons)] (the same servers, several processes)."""
         pairs = []
         for number in range(self.args.pairs):
+            comparison = comparisons[number % len(comparisons)]
             runs = [
                 (comparison.reference, comparison.reference_url, comparison.reference_env),
                 (comparison.subject, comparison.url, comparison.env),
@@ -457,12 +461,12 @@ class Bench:
             }
             pairs.append((measured[comparison.reference], measured[comparison.subject]))
         verdict = Verdict(
-            name=f"{label}: {comparison.subject}",
+            name=f"{label}: {comparisons[0].subject}",
             connections=connections,
             rps_ratio=median([subject.rps / ref.rps for ref, subject in pairs]),
             p99_ratio=median([subject.p99_ms / max(ref.p99_ms, 1e-3) for ref, subject in pairs]),
             errors=sum(subject.errors for _, subject in pairs),
-            target=comparison.target,
+            target=comparisons[0].target,
             pairs=pairs,
         )
         self.verdicts.append(verdict)
@@ -517,7 +521,7 @@ class Bench:
                 wrk(comparison.reference_url, 8, 1, self.args.load_cpus, comparison.reference_env)
             for connections in self.args.connections:
                 for comparison in found:
-                    self.compare(comparison, connections, label)
+                    self.compare([comparison], connections, label)
             for endpoint, path in (
                 ("health (live)", "/api/health/live"),
                 ("health (db)", "/api/health"),
@@ -605,14 +609,20 @@ class Bench:
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
         try:
-            off = self.app("sentry off", APP_PORT)
-            on = self.app("sentry on", SENTRY_APP_PORT, SENTRY_DSN=SINK_DSN)
-            wrk(off.url + STORE, 8, 1, self.args.load_cpus)
-            wrk(on.url + STORE, 8, 1, self.args.load_cpus)
+            # Processes of the same code and settings differ by a few percent (their memory
+            # layouts, their hash seeds); each pair measures the next off and on processes.
+            name = "storefront, Sentry on / off"
+            comparisons = []
+            for number in range(self.args.sentry_processes):
+                off = self.app(f"sentry off {number}", SENTRY_OFF_PORT + number)
+                on = self.app(f"sentry on {number}", SENTRY_ON_PORT + number, SENTRY_DSN=SINK_DSN)
+                wrk(off.url + STORE, 8, 1, self.args.load_cpus)
+                wrk(on.url + STORE, 8, 1, self.args.load_cpus)
+                comparisons.append(
+                    Comparison(name, on.url + STORE, "sentry off", off.url + STORE, 0.95)
+                )
             for connections in self.args.sentry_connections:
-                name = "storefront, Sentry on / off"
-                comparison = Comparison(name, on.url + STORE, "sentry off", off.url + STORE, 0.95)
-                verdict = self.compare(comparison, connections, "sentry")
+                verdict = self.compare(comparisons, connections, "sentry")
                 cpu_off = median([r.cpu_ms or 0 for r, _ in verdict.pairs])
                 cpu_on = median([r.cpu_ms or 0 for _, r in verdict.pairs])
                 self.notes.append(
@@ -689,10 +699,15 @@ def main() -> None:
     )
     parser.add_argument("--sentry-connections", type=int, nargs="+", default=[8, 32])
     parser.add_argument(
+        "--sentry-processes", type=int, default=3, help="server processes per side (at most 10)"
+    )
+    parser.add_argument(
         "--only", nargs="*", default=["ratios", "storm", "sentry"], help="parts to run"
     )
     parser.add_argument("--markdown", help="also write the tables to this file")
     args = parse_bench_arguments(parser)
+    if not 1 <= args.sentry_processes <= 10:
+        parser.error("--sentry-processes: from 1 to 10")
 
     ids = asyncio.run(seed(args.dsn))
     bench = Bench(args, ids)
