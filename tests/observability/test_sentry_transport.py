@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import orjson
 import pytest
@@ -260,7 +261,7 @@ async def test_a_rate_limit_holds_back_what_sentry_limits(
 
 
 async def test_a_limit_among_pipelined_answers_like_the_last_is_noted(
-    bound: Callable[[str], LoopTransport],
+    bound: Callable[[str], LoopTransport], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Answers that repeat the last accepted one are read without parsing them: one in their
     midst that differs (a rate limit) is still read, and those after it still count."""
@@ -272,6 +273,16 @@ async def test_a_limit_among_pipelined_answers_like_the_last_is_noted(
 
     with fake_sentry(answer) as sentry:
         transport = bound(sentry.dsn)
+        # Watched, not changed: answers read without parsing, so the test is of that path.
+        read_plain = []
+        plain_answers = transport._plain_answers
+
+        def watched(connection: Any) -> bool:
+            read = plain_answers(connection)
+            read_plain.append(read)
+            return read
+
+        monkeypatch.setattr(transport, "_plain_answers", watched)
         capture_message_with_context("first")
         await flushed()
         for n in range(6):
@@ -280,6 +291,7 @@ async def test_a_limit_among_pipelined_answers_like_the_last_is_noted(
         # Every one answered in turn on the kept connection (a misread answer would stall it
         # until the timeout, and the flush would give up first).
         assert transport._sending == 0
+        assert True in read_plain
         capture_message_with_context("after the limit")
         transport.capture_envelope(_transaction_envelope())
         await flushed()
