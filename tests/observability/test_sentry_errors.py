@@ -56,6 +56,22 @@ async def test_test_error_reaches_sentry_once_with_its_context(observe: Observe)
     assert frames and all("vars" not in frame for frame in frames)
 
 
+async def test_a_head_request_s_breadcrumbs_name_the_method_it_asked_for(
+    observe: Observe,
+) -> None:
+    # HEAD is answered as GET (app/http/head.py); its breadcrumbs say what the client asked.
+    obs = await observe()
+    response = await obs.client.head("/api/sentry/test-error")
+    assert response.status_code == 500
+    assert response.content == b""
+
+    errors = obs.errors()
+    assert len(errors) == 1
+    crumbs = [(c["category"], c.get("message")) for c in errors[0]["breadcrumbs"]["values"]]
+    assert crumbs[0] == ("request", "HEAD /api/sentry/test-error")
+    assert crumbs[-1] == ("request", "HEAD /api/sentry/test-error 500")
+
+
 async def test_client_errors_and_failed_logins_are_not_errors(observe: Observe) -> None:
     obs = await observe()
     client = obs.client
