@@ -49,7 +49,7 @@ LISTENER_NAME = "quickvendor-store-changes"
 # Tracked objects allocated (net) before a young garbage collection; Python's default is 700.
 # Tens of requests in flight hold more than that (a traced request's until its transaction's
 # batch leaves), so at 700 a collection ran every ~120 storefront requests with Sentry on
-# (every ~800 off), ~90 µs each, and found nothing to free: ~1 µs a request. Reference counts
+# (every ~750 off), ~90 µs each, and found nothing to free: ~1 µs a request. Reference counts
 # free a request's objects long before 10,000 accumulate, so collections become rare.
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
@@ -98,37 +98,41 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # flight, the whole of the storefront's p99; frozen, collections skip them.
     gc.collect()
     gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
     # Sentry's envelopes leave from this loop while the app serves (no thread at the GIL);
     # bound last, so a start-up that fails leaves the SDK's own thread sending.
     sentry_transport = loop_transport()
     if sentry_transport is not None:
         sentry_transport.bind(asyncio.get_running_loop())
-    yield
-    gc.set_threshold(*thresholds)
-    gc.unfreeze()
-    # The server has finished the in-flight requests; the deliveries under way finish next
-    # (a try is bounded by DELIVERY_TIMEOUT_SECONDS), while the database is still there.
-    if delivery is not None:
-        await delivery.stop()
-    # The last seconds' counts, written while the database is still there.
-    await analytics.stop()
-    await app.state.storage.close()
-    app.state.hasher.close()
-    # The server has finished the in-flight requests; their Sentry events must leave before the
-    # process does, but a slow Sentry must not hold up the shutdown for long.
-    maintenance.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await maintenance
-    await app.state.rate_limiter.close()
-    if listener is not None:
-        await listener.stop()
-    flush = partial(sentry_sdk.flush, timeout=app.state.settings.SENTRY_SHUTDOWN_TIMEOUT)
-    await anyio.to_thread.run_sync(flush)
-    if sentry_transport is not None:
-        await sentry_transport.release()
-    await app.state.engine.dispose()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        # Also when the app's run ends in an error or is cancelled: what it started is stopped
+        # all the same (and a test's failure leaves no task behind for the next test).
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+        # The server has finished the in-flight requests; the deliveries under way finish next
+        # (a try is bounded by DELIVERY_TIMEOUT_SECONDS), while the database is still there.
+        if delivery is not None:
+            await delivery.stop()
+        # The last seconds' counts, written while the database is still there.
+        await analytics.stop()
+        await app.state.storage.close()
+        app.state.hasher.close()
+        # The server has finished the in-flight requests; their Sentry events must leave before
+        # the process does, but a slow Sentry must not hold up the shutdown for long.
+        maintenance.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await maintenance
+        await app.state.rate_limiter.close()
+        if listener is not None:
+            await listener.stop()
+        flush = partial(sentry_sdk.flush, timeout=app.state.settings.SENTRY_SHUTDOWN_TIMEOUT)
+        await anyio.to_thread.run_sync(flush)
+        if sentry_transport is not None:
+            await sentry_transport.release()
+        await app.state.engine.dispose()
 
 
 def _change_listener(engine: AsyncEngine, reads: StoreReads, origin: str) -> ChangeListener:
