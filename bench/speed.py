@@ -444,11 +444,12 @@ class Bench:
         return self.record(result)
 
     def compare(self, comparisons: list[Comparison], connections: int, label: str) -> Verdict:
-        """Alternating reference and subject runs (the order swapped every pair), medians; pair
-        N measures comparisons[N % len(comparisons)] (the same servers, several processes)."""
+        """Alternating reference and subject runs (the order swapped every pair), medians; pairs
+        N and N + 1 (N even) measure comparisons[N // 2 % len(comparisons)] (the same servers,
+        several processes), one in each order."""
         pairs = []
         for number in range(self.args.pairs):
-            comparison = comparisons[number % len(comparisons)]
+            comparison = comparisons[number // 2 % len(comparisons)]
             runs = [
                 (comparison.reference, comparison.reference_url, comparison.reference_env),
                 (comparison.subject, comparison.url, comparison.env),
@@ -613,7 +614,8 @@ class Bench:
             # layouts, their hash seeds); each pair measures the next off and on processes.
             name = "storefront, Sentry on / off"
             comparisons = []
-            for number in range(self.args.sentry_processes):
+            # Each process is measured in a pair of each order: as many as the pairs go round.
+            for number in range(min(self.args.sentry_processes, (self.args.pairs + 1) // 2)):
                 off = self.app(f"sentry off {number}", SENTRY_OFF_PORT + number)
                 on = self.app(f"sentry on {number}", SENTRY_ON_PORT + number, SENTRY_DSN=SINK_DSN)
                 wrk(off.url + STORE, 8, 1, self.args.load_cpus)
@@ -699,15 +701,15 @@ def main() -> None:
     )
     parser.add_argument("--sentry-connections", type=int, nargs="+", default=[8, 32])
     parser.add_argument(
-        "--sentry-processes", type=int, default=3, help="server processes per side (at most 10)"
+        "--sentry-processes", type=int, default=3, help="server processes per side (at most 5)"
     )
     parser.add_argument(
         "--only", nargs="*", default=["ratios", "storm", "sentry"], help="parts to run"
     )
     parser.add_argument("--markdown", help="also write the tables to this file")
     args = parse_bench_arguments(parser)
-    if not 1 <= args.sentry_processes <= 10:
-        parser.error("--sentry-processes: from 1 to 10")
+    if not 1 <= args.sentry_processes <= 5:
+        parser.error("--sentry-processes: from 1 to 5")
 
     ids = asyncio.run(seed(args.dsn))
     bench = Bench(args, ids)
