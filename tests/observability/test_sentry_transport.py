@@ -274,7 +274,7 @@ async def test_a_limit_among_pipelined_answers_like_the_last_is_noted(
     with fake_sentry(answer) as sentry:
         transport = bound(sentry.dsn)
         # Watched, not changed: answers read without parsing, so the test is of that path.
-        read_plain = []
+        read_plain: list[bool] = []
         plain_answers = transport._plain_answers
 
         def watched(connection: Any) -> bool:
