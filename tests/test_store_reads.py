@@ -201,7 +201,7 @@ async def test_without_its_listener_a_worker_reads_every_time(
             killed = await conn.scalar(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE application_name = :name"
+                    " WHERE application_name = :name AND datname = current_database()"
                 ),
                 {"name": LISTENER_NAME},
             )
