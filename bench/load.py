@@ -134,7 +134,7 @@ def server(database_url: str, args: argparse.Namespace) -> Iterator[tuple[str, i
         "DATABASE_URL": database_url,
         "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
         "LOG_LEVEL": "WARNING",
-        "SENTRY_DSN": "",
+        "SENTRY_DSN": args.sentry_dsn,
         "REDIS_URL": args.redis_url or "",
         # Limits stay on (their cost is part of the figures) but high enough for one client
         # address that logs in and registers many times.
@@ -343,6 +343,9 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--redis-url", default="", help="rate-limit counters in this Redis")
     parser.add_argument("--base-url", help="drive this running server instead (no memory figures)")
+    parser.add_argument(
+        "--sentry-dsn", default="", help="Sentry on, sending here (e.g. bench/speed.py's sink)"
+    )
     args = parser.parse_args()
     if args.base_url:
         return asyncio.run(drive(args.base_url, None, args))
