@@ -611,10 +611,10 @@ class Bench:
         )  # fmt: skip
         try:
             # Processes of the same code and settings differ by a few percent (their memory
-            # layouts, their hash seeds); each pair measures the next off and on processes.
+            # layouts, their hash seeds): the pairs go round several of each, two pairs (one of
+            # each order) a process, as many processes as the pairs reach.
             name = "storefront, Sentry on / off"
             comparisons = []
-            # Each process is measured in a pair of each order: as many as the pairs go round.
             for number in range(min(self.args.sentry_processes, (self.args.pairs + 1) // 2)):
                 off = self.app(f"sentry off {number}", SENTRY_OFF_PORT + number)
                 on = self.app(f"sentry on {number}", SENTRY_ON_PORT + number, SENTRY_DSN=SINK_DSN)
