@@ -22,6 +22,7 @@ import logging
 import random
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from time import time
@@ -35,7 +36,7 @@ from sentry_sdk.integrations.logging import EventHandler, LoggingIntegration, ig
 from sentry_sdk.integrations.modules import ModulesIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 from sentry_sdk.tracing import TransactionSource, get_span_status_from_http_code
-from sentry_sdk.types import Event, Hint
+from sentry_sdk.types import Event, EventDataCategory, Hint
 from sentry_sdk.utils import capture_internal_exceptions, event_from_exception
 from starlette.types import Scope
 
@@ -227,12 +228,20 @@ def _request_data(scope: Scope) -> dict[str, Any]:
     }
 
 
-def _add_request_context(event: Event, *, breadcrumbs: bool, request: bool = True) -> None:
-    """The route (as the transaction's name), request id, user, request data (unless `request`
-    is False) and, on an error or message, the request's breadcrumbs: what the SDK's scope held
-    when it forked one per request."""
+def _add_request_context(event: Event, *, breadcrumbs: bool) -> None:
+    """The route (as the transaction's name), request id, user, request data and, on an error,
+    the request's breadcrumbs: what the SDK's scope held when it forked one per request."""
     ctx = request_context.get()
-    if ctx is None or ctx.scope is None:
+    if ctx is not None:
+        _add_context_of(ctx, event, breadcrumbs=breadcrumbs)
+
+
+def _add_context_of(
+    ctx: RequestContext, event: Event, *, breadcrumbs: bool, request: bool = True
+) -> None:
+    """What `_add_request_context` adds, from `ctx` (the request data unless `request` is
+    False)."""
+    if ctx.scope is None:
         return
     route = ctx.route or route_template(ctx.scope)
     if route:
@@ -458,9 +467,17 @@ def finish_trace(ctx: RequestContext, started: float) -> None:
     with the status, goes to Sentry, built when the transport's next batch leaves (from what
     the request kept, all final now) or, when the transport cannot wait, at once."""
     client = _client()
+    _build_with_batch(
+        client, partial(_send_transaction, client, ctx, started, time()), "transaction"
+    )
+
+
+def _build_with_batch(
+    client: sentry_sdk.client.BaseClient, build: Callable[[], None], category: EventDataCategory
+) -> None:
+    """Have `build` run when the transport's next batch leaves, or at once when it cannot wait."""
     transport = client.transport
-    build = partial(_send_transaction, client, ctx, started, time())
-    if not (isinstance(transport, LoopTransport) and transport.capture_transaction_later(build)):
+    if not (isinstance(transport, LoopTransport) and transport.capture_later(build, category)):
         with capture_internal_exceptions():
             build()
 
@@ -566,19 +583,42 @@ def _send_transaction(
 def _send_request_message(
     ctx: RequestContext, message: str, context: Mapping[str, Any] | None, level: Level
 ) -> str | None:
-    """A request's message event, built here as its transaction is, with what `before_send`
-    gives an event (the request's context and breadcrumbs, scrubbed). Through the SDK, a
-    storefront view's sampled message cost ~0.3 ms: its scope, serializer and our walk over
-    what they added."""
+    """A request's message event, built as its transaction is, with what `before_send` gives an
+    event (the request's context and breadcrumbs, scrubbed), when the transport's next batch
+    leaves; its event id. Through the SDK, a storefront view's sampled message cost ~0.3 ms:
+    its scope, serializer and our walk over what they added."""
+    client = _client()
+    if not client.is_active() or client.transport is None:
+        return None
+    event_id = _new_id()
+    # The request's later events share its trace.
+    ctx.trace_id = ctx.trace_id or _new_id()
+    # The request as it is now (its breadcrumbs go on growing); the details as given now.
+    now = replace(ctx, breadcrumbs=list(ctx.breadcrumbs or ()))
+    details = dict(context) if context else None
+    build = partial(_build_request_message, client, now, message, details, level, time(), event_id)
+    _build_with_batch(client, build, "error")
+    return event_id
+
+
+def _build_request_message(
+    client: sentry_sdk.client.BaseClient,
+    ctx: RequestContext,
+    message: str,
+    details: dict[str, Any] | None,
+    level: Level,
+    timestamp: float,
+    event_id: str,
+) -> None:
     event: Event = {"level": level, "message": message}
-    if context:
-        event["contexts"] = {"details": dict(context)}
-    _add_request_context(event, breadcrumbs=True, request=False)
+    if details:
+        event["contexts"] = {"details": details}
+    _add_context_of(ctx, event, breadcrumbs=True, request=False)
     cleaned: dict[str, Any] = dict(_clean(event))
     # Scrubbed as `_clean` would, and kept for the next event of a request like this one.
     cleaned["request"] = _scrubbed_request(ctx.scope or {})
-    cleaned["timestamp"] = time()
-    return _send_built(_client(), cleaned, "event", None)
+    cleaned["timestamp"] = timestamp
+    _send_built(client, cleaned, "event", None, event_id)
 
 
 def _send_built(
@@ -586,15 +626,16 @@ def _send_built(
     event: dict[str, Any],
     item_type: str,
     dsc: dict[str, str] | None,
-) -> str | None:
-    """An event the app built, given what the SDK gives every event (id, release, environment,
-    server name), encoded once and handed to `client`'s transport (the client of the request
-    it is about, even if another has started since); its event id."""
+    event_id: str | None = None,
+) -> None:
+    """An event the app built, given what the SDK gives every event (its id, new unless given,
+    release, environment, server name), encoded once and handed to `client`'s transport (the
+    client of the request it is about, even if another has started since)."""
     transport = client.transport
     if not client.is_active() or transport is None:
-        return None
+        return
     options = client.options
-    event_id = _new_id()
+    event_id = event_id or _new_id()
     event["event_id"] = event_id
     event["platform"] = "python"
     event["sdk"] = _SDK_INFO
@@ -612,7 +653,6 @@ def _send_built(
         headers["trace"] = dsc
     # Encoded here, once; the JSON is kept for whoever reads the envelope back (the tests).
     transport.capture_envelope(EncodedEnvelope(headers, item_type, event))
-    return event_id
 
 
 def capture_unhandled(exc: BaseException) -> None:

@@ -16,11 +16,14 @@ import orjson
 import pytest
 import sentry_sdk
 
+from app.observability.context import request_context
 from app.observability.sentry import (
+    add_breadcrumb,
     capture_custom_error,
     capture_message_with_context,
     init_sentry,
     loop_transport,
+    request_context_for,
 )
 from app.observability.transport import (
     MAX_CONNECTIONS,
@@ -317,13 +320,50 @@ async def test_a_transaction_that_fails_to_build_leaves_the_batch_to_go(
         def built() -> None:
             transport.capture_envelope(_transaction_envelope())
 
-        assert transport.capture_transaction_later(broken)
-        assert transport.capture_transaction_later(built)
+        assert transport.capture_later(broken, "transaction")
+        assert transport.capture_later(built, "transaction")
         capture_message_with_context("after it")
         await flushed()
 
     assert len(sentry.items("transaction")) == 1
     assert len(sentry.items("event")) == 1
+
+
+async def test_a_request_s_message_says_what_the_request_had_when_it_was_captured(
+    bound: Callable[[str], LoopTransport],
+) -> None:
+    """A request's message is built when its batch leaves, as a transaction is: it arrives
+    under the id it was captured with, with the breadcrumbs and details of that moment, in the
+    request's trace."""
+    with fake_sentry() as sentry:
+        bound(sentry.dsn)
+        scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/api/store/ada"}
+        ctx = request_context_for("message-request", scope)
+        # As the request layer sets it: the method of the request's `started` breadcrumb.
+        ctx.method = "GET"
+        token = request_context.set(ctx)
+        try:
+            add_breadcrumb("before the message")
+            details = {"vendor_id": "vendor-1"}
+            event_id = capture_message_with_context("Storefront viewed", details)
+            details["vendor_id"] = "changed after"
+            add_breadcrumb("after the message")
+            ctx.complete({"method": "GET", "route": None, "status": 200})
+        finally:
+            request_context.reset(token)
+        await flushed()
+
+    [received] = sentry.items("event")
+    event = orjson.loads(received.body.split(b"\n")[2])
+    assert event["event_id"] == event_id
+    assert event["message"] == "Storefront viewed"
+    assert event["contexts"]["details"] == {"vendor_id": "vendor-1"}
+    crumbs = [crumb["message"] for crumb in event["breadcrumbs"]["values"]]
+    assert crumbs == ["GET /api/store/ada", "before the message"]
+    # The trace the request's later events (an error after it) share.
+    assert ctx.trace_id is not None
+    assert event["contexts"]["trace"]["trace_id"] == ctx.trace_id
+    assert event["tags"]["request_id"] == "message-request"
 
 
 def test_an_encoded_envelope_is_written_as_the_sdk_s_envelope_would_be() -> None:
