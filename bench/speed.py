@@ -443,12 +443,19 @@ class Bench:
             result.cpu_ms = spent / stats["requests"] * 1000
         return self.record(result)
 
-    def compare(self, comparisons: list[Comparison], connections: int, label: str) -> Verdict:
-        """Alternating reference and subject runs (the order swapped every pair), medians; pairs
-        N and N + 1 (N even) measure comparisons[N // 2 % len(comparisons)] (the same servers,
-        several processes), one in each order."""
+    def compare(
+        self,
+        comparisons: list[Comparison],
+        connections: int,
+        label: str,
+        pairs_wanted: int | None = None,
+    ) -> Verdict:
+        """Alternating reference and subject runs (the order swapped every pair), medians of
+        `pairs_wanted` pairs (`--pairs` unless given); pairs N and N + 1 (N even) measure
+        comparisons[N // 2 % len(comparisons)] (the same servers, several processes), one in
+        each order."""
         pairs = []
-        for number in range(self.args.pairs):
+        for number in range(pairs_wanted or self.args.pairs):
             comparison = comparisons[number // 2 % len(comparisons)]
             runs = [
                 (comparison.reference, comparison.reference_url, comparison.reference_env),
@@ -614,8 +621,9 @@ class Bench:
             # layouts, their hash seeds): the pairs go round several of each, two pairs (one of
             # each order) a process, as many processes as the pairs reach.
             name = "storefront, Sentry on / off"
+            pairs = self.args.sentry_pairs
             comparisons = []
-            for number in range(min(self.args.sentry_processes, (self.args.pairs + 1) // 2)):
+            for number in range(min(self.args.sentry_processes, (pairs + 1) // 2)):
                 off = self.app(f"sentry off {number}", SENTRY_OFF_PORT + number)
                 on = self.app(f"sentry on {number}", SENTRY_ON_PORT + number, SENTRY_DSN=SINK_DSN)
                 wrk(off.url + STORE, 8, 1, self.args.load_cpus)
@@ -624,7 +632,7 @@ class Bench:
                     Comparison(name, on.url + STORE, "sentry off", off.url + STORE, 0.95)
                 )
             for connections in self.args.sentry_connections:
-                verdict = self.compare(comparisons, connections, "sentry")
+                verdict = self.compare(comparisons, connections, "sentry", pairs)
                 cpu_off = median([r.cpu_ms or 0 for r, _ in verdict.pairs])
                 cpu_on = median([r.cpu_ms or 0 for _, r in verdict.pairs])
                 self.notes.append(
@@ -703,6 +711,11 @@ def main() -> None:
     parser.add_argument(
         "--sentry-processes", type=int, default=3, help="server processes per side (at most 5)"
     )
+    # The target's margin (5%) is about the spread of one pair of 8-second runs on a quiet
+    # two-core machine (0.92-0.99 in one run): the median of five could land either side of it.
+    parser.add_argument(
+        "--sentry-pairs", type=int, default=12, help="alternating pairs for the Sentry ratio"
+    )
     parser.add_argument(
         "--only", nargs="*", default=["ratios", "storm", "sentry"], help="parts to run"
     )
@@ -710,6 +723,8 @@ def main() -> None:
     args = parse_bench_arguments(parser)
     if not 1 <= args.sentry_processes <= 5:
         parser.error("--sentry-processes: from 1 to 5")
+    if args.sentry_pairs < 3:
+        parser.error("--sentry-pairs: at least 3")
 
     ids = asyncio.run(seed(args.dsn))
     bench = Bench(args, ids)
