@@ -1,7 +1,8 @@
 """Per-request context (request id, user id) kept in a ContextVar for logs, errors and Sentry.
 
 With Sentry on, a request also keeps its own breadcrumbs here, and its Sentry events get the
-request's context from here when they are sent (app/observability/sentry.py): the SDK's own
+request's context from here when they are sent, or, for its messages, when they are captured
+(app/observability/sentry.py): the SDK's own
 per-request scope, with its fork and its bookkeeping, is never opened; a sampled request's
 `db` spans are kept here too, for the transaction the app builds itself.
 """

@@ -14,7 +14,8 @@ request, the spans), encoded once and handed to the SDK's transport. The SDK's t
 about 1 ms of CPU in its scope, event processors, serializer and our scrubbing walk, a sixth of
 a storefront request at a tenth sampled.
 An unhandled error is captured once by the request layer (`capture_unhandled`), and every event
-gets the request's context as it is sent (`before_send`).
+gets the request's context as it is sent (`before_send`); a request's message, built later with
+the transport's batch, gets it as it was when the message was captured.
 """
 
 import contextlib
@@ -229,8 +230,7 @@ def _request_data(scope: Scope) -> dict[str, Any]:
 
 
 def _add_request_context(event: Event, *, breadcrumbs: bool) -> None:
-    """The route (as the transaction's name), request id, user, request data and, on an error,
-    the request's breadcrumbs: what the SDK's scope held when it forked one per request."""
+    """`_add_context_of` for the current request, if any."""
     ctx = request_context.get()
     if ctx is not None:
         _add_context_of(ctx, event, breadcrumbs=breadcrumbs)
@@ -239,8 +239,9 @@ def _add_request_context(event: Event, *, breadcrumbs: bool) -> None:
 def _add_context_of(
     ctx: RequestContext, event: Event, *, breadcrumbs: bool, request: bool = True
 ) -> None:
-    """What `_add_request_context` adds, from `ctx` (the request data unless `request` is
-    False)."""
+    """The route (as the transaction's name), request id, user, request data (unless `request`
+    is False) and, on an error or message, the request's breadcrumbs: what the SDK's scope held
+    when it forked one per request."""
     if ctx.scope is None:
         return
     route = ctx.route or route_template(ctx.scope)
@@ -583,17 +584,20 @@ def _send_transaction(
 def _send_request_message(
     ctx: RequestContext, message: str, context: Mapping[str, Any] | None, level: Level
 ) -> str | None:
-    """A request's message event, built as its transaction is, with what `before_send` gives an
-    event (the request's context and breadcrumbs, scrubbed), when the transport's next batch
-    leaves; its event id. Through the SDK, a storefront view's sampled message cost ~0.3 ms:
-    its scope, serializer and our walk over what they added."""
+    """A request's message event, built as its transaction is; its event id.
+
+    It gets what `before_send` gives an event (the request's context and breadcrumbs,
+    scrubbed), as they are now, and is built when the transport's next batch leaves. Through the
+    SDK, a storefront view's sampled message cost ~0.3 ms: its scope, serializer and our walk
+    over what they added."""
     client = _client()
     if not client.is_active() or client.transport is None:
         return None
     event_id = _new_id()
     # The request's later events share its trace.
     ctx.trace_id = ctx.trace_id or _new_id()
-    # The request as it is now (its breadcrumbs go on growing); the details as given now.
+    # The request as it is now (its breadcrumbs go on growing; what they and the context hold is
+    # never changed once made); the details' top level as given now (the callers' are flat).
     now = replace(ctx, breadcrumbs=list(ctx.breadcrumbs or ()))
     details = dict(context) if context else None
     build = partial(_build_request_message, client, now, message, details, level, time(), event_id)
@@ -610,6 +614,7 @@ def _build_request_message(
     timestamp: float,
     event_id: str,
 ) -> None:
+    """The message `_send_request_message` captured, from the request as it was then."""
     event: Event = {"level": level, "message": message}
     if details:
         event["contexts"] = {"details": details}
@@ -701,7 +706,8 @@ def _scope_with(context: Mapping[str, Any] | None) -> Iterator[None]:
 def capture_message_with_context(
     message: str, context: Mapping[str, Any] | None = None, level: Level = "info"
 ) -> str | None:
-    """Send a message with `context` attached; its event id, or None when Sentry is off."""
+    """Send a message with `context` attached; its event id, or None when Sentry is off (a
+    request's message is built later: one that fails to build is lost, as a queued one is)."""
     if not is_enabled():
         return None
     ctx = request_context.get()

@@ -53,9 +53,9 @@ MAX_CONNECTIONS = 4
 # Envelopes wait up to SEND_DELAY seconds to leave together, or until SEND_BATCH wait; a traced
 # request's transaction, and a request's message, wait unbuilt. Built and sent one at a time as
 # requests ended, each ran cold, between requests: a transaction cost the server ~100 µs of CPU
-# at a tenth traced, and a storefront view's message (a hundredth of views) built at once cost
-# ~130 µs, a third more than built with the batch; sent together, the connections' answers come
-# back together too (bench/speed.py --only sentry).
+# at a tenth traced, and a storefront view's message built at once ~110-160 µs at a hundredth
+# of views where it cost ~35 µs at every view; sent together, the connections' answers come back
+# together too (bench/speed.py --only sentry).
 SEND_BATCH = 64
 SEND_DELAY = 0.1
 # Envelopes written at once on a connection that has answered and stayed open: a write, and a

@@ -336,17 +336,22 @@ async def test_a_request_s_message_says_what_the_request_had_when_it_was_capture
     under the id it was captured with, with the breadcrumbs and details of that moment, in the
     request's trace."""
     with fake_sentry() as sentry:
-        bound(sentry.dsn)
+        transport = bound(sentry.dsn)
         scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/api/store/ada"}
         ctx = request_context_for("message-request", scope)
         # As the request layer sets it: the method of the request's `started` breadcrumb.
         ctx.method = "GET"
+        ctx.user_id = "user-at-capture"
         token = request_context.set(ctx)
         try:
             add_breadcrumb("before the message")
             details = {"vendor_id": "vendor-1"}
             event_id = capture_message_with_context("Storefront viewed", details)
+            captured_by = time.time()
+            # Not built yet: it waits for the batch, lost as an error event if given up.
+            assert [category for _, category in transport._unbuilt] == ["error"]
             details["vendor_id"] = "changed after"
+            ctx.user_id = "user-after"
             add_breadcrumb("after the message")
             ctx.complete({"method": "GET", "route": None, "status": 200})
         finally:
@@ -356,6 +361,8 @@ async def test_a_request_s_message_says_what_the_request_had_when_it_was_capture
     [received] = sentry.items("event")
     event = orjson.loads(received.body.split(b"\n")[2])
     assert event["event_id"] == event_id
+    assert event["timestamp"] <= captured_by
+    assert event["user"] == {"id": "user-at-capture"}
     assert event["message"] == "Storefront viewed"
     assert event["contexts"]["details"] == {"vendor_id": "vendor-1"}
     crumbs = [crumb["message"] for crumb in event["breadcrumbs"]["values"]]
